@@ -1,0 +1,110 @@
+// bundlefast: MappedFile on POSIX (open + fstat + mmap, then close the fd).
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "mapped_file.h"
+
+namespace bundlefast {
+
+namespace {
+// Address handed out for empty files: zero-length views still need a valid,
+// non-null pointer (NumPy and the buffer protocol reject NULL).
+const char kEmptyFile[1] = {0};
+
+Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
+  return Status::IOError(path + ": " + what + " failed: " + std::strerror(err), err, path);
+}
+}  // namespace
+
+Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFile>* out) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoStatus("fstat", path, err);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return ErrnoStatus("open", path, EISDIR);
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    out->reset(new MappedFile(path, kEmptyFile, 0, false));
+    return Status::OK();
+  }
+  if (size > static_cast<uint64_t>(SIZE_MAX)) {
+    ::close(fd);
+    return ErrnoStatus("mmap", path, EFBIG);
+  }
+  void* p = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, fd, 0);
+  const int err = errno;
+  ::close(fd);  // the mapping keeps the file referenced
+  if (p == MAP_FAILED) return ErrnoStatus("mmap", path, err);
+  out->reset(new MappedFile(path, static_cast<const char*>(p), size, true));
+  return Status::OK();
+}
+
+MappedFile::~MappedFile() {
+  if (mapped_) ::munmap(const_cast<char*>(data_), static_cast<size_t>(size_));
+}
+
+void MappedFile::Advise(Advice advice, uint64_t offset, uint64_t n) const {
+  if (!mapped_ || offset >= size_) return;
+  if (n > size_ - offset) n = size_ - offset;
+  // madvise needs a page-aligned start.
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = offset - offset % page;
+  int flag = MADV_NORMAL;
+  switch (advice) {
+    case Advice::kNormal: flag = MADV_NORMAL; break;
+    case Advice::kSequential: flag = MADV_SEQUENTIAL; break;
+    case Advice::kWillNeed: flag = MADV_WILLNEED; break;
+    case Advice::kRandom: flag = MADV_RANDOM; break;
+  }
+  (void)::madvise(const_cast<char*>(data_) + start, static_cast<size_t>(n + (offset - start)), flag);
+}
+
+Status ReadFileToString(const std::string& path, std::string* out) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    const int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    ::close(fd);
+    return ErrnoStatus("open", path, err);
+  }
+  out->clear();
+  out->resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < out->size()) {
+    const ssize_t r = ::read(fd, &(*out)[done], out->size() - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      const int err = errno;
+      ::close(fd);
+      return ErrnoStatus("read", path, err);
+    }
+    if (r == 0) break;  // shrank since fstat: keep what is there
+    done += static_cast<size_t>(r);
+  }
+  out->resize(done);
+  ::close(fd);
+  return Status::OK();
+}
+
+}  // namespace bundlefast

@@ -1,0 +1,126 @@
+"""bundlefast: read TensorFlow checkpoints (V2 tensor bundles) fast, without TensorFlow.
+
+Quick start::
+
+    import bundlefast
+    tensors = bundlefast.load("model/ckpt-1")          # {name: read-only ndarray}
+    with bundlefast.open("model/ckpt-1") as reader:    # lazy Mapping name -> ndarray
+        print(reader.info("dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"))
+        reader.verify()                                # check every CRC32C
+
+Arrays are zero-copy views over the memory-mapped data shards (read-only;
+``copy=True`` gives owned, writable, aligned arrays). A view keeps its shard
+mapped for as long as it lives, also after the reader is closed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+try:
+    from . import _core
+except ImportError as err:  # pragma: no cover - only on a broken install
+    msg = (
+        "bundlefast's C++ extension (bundlefast._core) is missing or does not load; "
+        "build it with `pip install .` from a source checkout"
+    )
+    raise ImportError(msg) from err
+
+from . import errors
+from ._prefix import resolve_prefix
+from ._reader import Reader, TensorInfo
+from .errors import (
+    BundleError,
+    ChecksumError,
+    CorruptionError,
+    InvalidArgumentError,
+    TensorNotFoundError,
+    UnsupportedError,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__version__: str = _core.__version__
+
+crc32c = _core.crc32c
+masked_crc32c = _core.masked_crc32c
+mask_crc32c = _core.mask_crc32c
+unmask_crc32c = _core.unmask_crc32c
+
+__all__ = [
+    "BundleError",
+    "ChecksumError",
+    "CorruptionError",
+    "InvalidArgumentError",
+    "Reader",
+    "TensorInfo",
+    "TensorNotFoundError",
+    "UnsupportedError",
+    "__version__",
+    "crc32c",
+    "errors",
+    "load",
+    "mask_crc32c",
+    "masked_crc32c",
+    "open",
+    "resolve_prefix",
+    "unmask_crc32c",
+]
+
+
+def open(prefix: str | os.PathLike[str]) -> Reader:  # noqa: A001 - the API name is the point
+    """Open a checkpoint lazily: a read-only Mapping of name -> array, and a context manager.
+
+    Args:
+        prefix: the checkpoint prefix, a ``P.index``/``P.data-…`` path, a directory with a
+            ``checkpoint`` state file or a single bundle, or a SavedModel directory.
+
+    Raises:
+        FileNotFoundError: no checkpoint there (the message lists what was found).
+        CorruptionError / ChecksumError: the index is damaged.
+        UnsupportedError: a V1 checkpoint or a newer format version.
+
+    Example:
+        >>> with bundlefast.open("ckpt-1") as r:
+        ...     for name in r: print(name, r.info(name).shape)
+    """
+    return Reader(prefix)
+
+
+def load(
+    prefix: str | os.PathLike[str],
+    *,
+    names: Iterable[str] | None = None,
+    verify: bool = False,
+    copy: bool = False,
+) -> dict[str, np.ndarray]:
+    """Read tensors of a checkpoint into ``{name: numpy array}``.
+
+    Args:
+        prefix: as for :func:`open`.
+        names: only these tensors (nothing else is read); all by default.
+        verify: check each returned tensor's CRC32C (and both string checksums);
+            this reads every byte, so it costs what a checksum of the data costs.
+        copy: return owned, writable, aligned arrays instead of read-only views.
+
+    Returns:
+        A dict of arrays. Scalars are 0-d arrays; string tensors are object arrays
+        of ``bytes``. Views stay valid after the call: each keeps its shard mapped.
+
+    Raises:
+        TensorNotFoundError: a name in ``names`` is not in the checkpoint.
+        ChecksumError: with ``verify=True``, a tensor's bytes do not match their CRC.
+        CorruptionError, UnsupportedError, FileNotFoundError: see :func:`open`.
+
+    Example:
+        >>> w = bundlefast.load("ckpt-1", names=["w"], verify=True)["w"]
+    """
+    with Reader(prefix) as reader:
+        return reader.load(names, verify=verify, copy=copy)
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -1,0 +1,137 @@
+"""The Reader: an opened checkpoint as a read-only Mapping of name -> array."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _core, _dtypes
+from ._prefix import resolve_prefix
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Metadata of one tensor, read from the index without touching its data."""
+
+    name: str
+    dtype: Any  # numpy dtype, or None for dtypes with no NumPy equivalent (variant)
+    tf_dtype: str  # TF's Python name: 'float32', 'qint8', 'string', ...
+    dtype_enum: int  # the DataType enum value stored in the entry
+    shape: tuple[int, ...]
+    shard: int
+    offset: int  # byte offset of the payload in the shard file
+    size: int  # payload bytes (strings: lengths + checksum + bytes)
+    crc32c: int | None  # the stored *masked* CRC32C of the payload
+    slices: tuple[tuple[tuple[int, int], ...], ...]  # (start, length) per dim; length -1 = all
+    data_path: str
+
+    @property
+    def crc32c_unmasked(self) -> int | None:
+        """The stored CRC32C with TensorFlow's mask removed."""
+        return None if self.crc32c is None else _core.unmask_crc32c(self.crc32c)
+
+
+class Reader(Mapping[str, "np.ndarray"]):
+    """An opened TensorFlow checkpoint: a read-only Mapping of name -> array.
+
+    Arrays are zero-copy, read-only views over the mapped data shards; a view
+    keeps its shard mapped after the reader is closed. Use as a context manager.
+
+    Example:
+        >>> with bundlefast.open("ckpt-1") as r:
+        ...     kernel = r["dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"]
+        ...     r.info("dense/kernel/.ATTRIBUTES/VARIABLE_VALUE").shape
+    """
+
+    def __init__(self, prefix: str | os.PathLike[str]) -> None:
+        _dtypes.install()
+        self.prefix: Path = resolve_prefix(prefix)
+        self._core: Any = _core.Reader(str(self.prefix))
+        self._closed = False
+
+    # -- Mapping --------------------------------------------------------------
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._live().get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._live().keys())
+
+    def __len__(self) -> int:
+        return len(self._live())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._live()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._core)} tensors, {self._core.num_shards} shard(s)"
+        return f"<bundlefast.Reader {str(self.prefix)!r}: {state}>"
+
+    # -- context manager ------------------------------------------------------
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the reader's shard mappings. Arrays already returned stay valid."""
+        if not self._closed:
+            self._core.close()
+            self._closed = True
+
+    # -- reading --------------------------------------------------------------
+    def get_array(self, name: str, *, verify: bool = False, copy: bool = False) -> np.ndarray:
+        """One tensor; ``verify`` checks its CRC32C, ``copy`` returns an owned writable array."""
+        return self._live().get(name, verify, copy)
+
+    def load(
+        self, names: Iterable[str] | None = None, *, verify: bool = False, copy: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Several tensors at once (all by default); see :func:`bundlefast.load`."""
+        return self._live().load(None if names is None else list(names), verify, copy)
+
+    def verify(self, names: Iterable[str] | None = None) -> None:
+        """Check the CRC32C of the named tensors (all by default).
+
+        Raises:
+            ChecksumError: naming the file, tensor, offset and both CRCs.
+        """
+        self._live().verify(None if names is None else list(names))
+
+    def info(self, name: str) -> TensorInfo:
+        """Metadata of ``name`` (dtype, shape, shard, offset, size, stored CRC)."""
+        enum, shape, shard, offset, size, crc, slices = self._live().info(name)
+        return TensorInfo(
+            name=name,
+            dtype=_dtypes.numpy_dtype(enum),
+            tf_dtype=_dtypes.tf_name(enum),
+            dtype_enum=enum,
+            shape=tuple(shape),
+            shard=shard,
+            offset=offset,
+            size=size,
+            crc32c=crc,
+            slices=slices,
+            data_path=self._core.data_path(shard),
+        )
+
+    @property
+    def num_shards(self) -> int:
+        return int(self._core.num_shards)
+
+    @property
+    def big_endian(self) -> bool:
+        """True if the bundle's data bytes are big-endian (returned arrays are native)."""
+        return int(self._core.endianness) == 1
+
+    def _live(self) -> Any:
+        if self._closed:
+            msg = f"reader for {self.prefix} is closed"
+            raise ValueError(msg)
+        return self._core
