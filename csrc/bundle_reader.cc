@@ -6,6 +6,12 @@
 // N comes from the header, so the directory is never listed. Payloads are raw
 // bytes at `offset`; nothing in a data file describes itself, so every number
 // taken from an entry is checked against the shard's real size before use.
+//
+// A partitioned tensor is a full entry {dtype, shape, slices} plus one
+// ordinary entry per slice, keyed EncodeTensorNameSlice(name, slice)
+// (FORMAT.md 6). Those slice keys are found once, at Open, by rebuilding them
+// from the full entries (as TF's CheckpointReader does), so listings hide
+// them and messages can name a slice as "slice 0,2:- of 'w'".
 #include "bundle_reader.h"
 
 #include <algorithm>
@@ -16,7 +22,10 @@
 #include "crc32c.h"
 #include "dtype.h"
 #include "payload.h"
+#include "sigbus_guard.h"
+#include "slice_key.h"
 #include "table.h"
+#include "variant_tensor.h"
 
 namespace bundlefast {
 
@@ -25,6 +34,23 @@ std::string Hex32(uint32_t v) {
   char buf[11];
   std::snprintf(buf, sizeof(buf), "0x%08x", v);
   return buf;
+}
+
+// A key in quotes, control bytes escaped: names may hold NULs (and slice
+// keys always do), which would otherwise cut or garble a message.
+std::string Quoted(std::string_view key) {
+  std::string s = "'";
+  for (const char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      s += buf;
+    } else {
+      s += ch;
+    }
+  }
+  return s + "'";
 }
 
 bool HostIsLittleEndian() {
@@ -90,9 +116,26 @@ Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReade
   }
   const bool little = HostIsLittleEndian();
   r->needs_byte_swap_ = (r->header_.endianness == 1 && little) || (r->header_.endianness == 0 && !little);
-  r->shards_.resize(static_cast<size_t>(r->header_.num_shards));
+  r->FindSliceEntries();
   *out = std::move(r);
   return Status::OK();
+}
+
+void BundleReader::FindSliceEntries() {
+  hidden_.assign(keys_.size(), false);
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].slices.empty() || entry_errors_.count(i)) continue;
+    for (size_t j = 0; j < entries_[i].slices.size(); ++j) {
+      const int64_t k = Find(EncodeTensorNameSlice(keys_[i], entries_[i].slices[j]));
+      if (k < 0 || static_cast<size_t>(k) == i) continue;  // missing: reported when read
+      hidden_[static_cast<size_t>(k)] = true;
+      slice_owner_.emplace(static_cast<size_t>(k), std::make_pair(i, j));
+    }
+  }
+  visible_.clear();
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (!hidden_[i]) visible_.push_back(i);
+  }
 }
 
 Status BundleReader::entry(size_t i, const BundleEntry** out) const {
@@ -116,32 +159,55 @@ std::string BundleReader::DataPath(int32_t shard) const {
 }
 
 Status BundleReader::Shard(int32_t shard, std::shared_ptr<const MappedFile>* out) {
+  if (shard < 0 || shard >= header_.num_shards) {
+    return Status::Corruption(index_path_ + ": shard " + std::to_string(shard) + " outside [0, " +
+                              std::to_string(header_.num_shards) + ")");
+  }
   std::lock_guard<std::mutex> lock(shard_mu_);
-  auto& slot = shards_[static_cast<size_t>(shard)];
-  if (!slot) BF_RETURN_IF_ERROR(MappedFile::Open(DataPath(shard), &slot));
-  *out = slot;
+  std::shared_ptr<const MappedFile>* slot;
+  if (shard < kDenseShards) {
+    if (dense_shards_.size() <= static_cast<size_t>(shard)) dense_shards_.resize(static_cast<size_t>(shard) + 1);
+    slot = &dense_shards_[static_cast<size_t>(shard)];
+  } else {
+    slot = &sparse_shards_[shard];
+  }
+  if (!*slot) BF_RETURN_IF_ERROR(MappedFile::Open(DataPath(shard), slot));  // a failure is not cached
+  *out = *slot;
   return Status::OK();
 }
 
 void BundleReader::Close() {
   std::lock_guard<std::mutex> lock(shard_mu_);
-  for (auto& s : shards_) s.reset();
+  dense_shards_.clear();
+  sparse_shards_.clear();
 }
 
-std::string BundleReader::Where(size_t i) const { return index_path_ + ": '" + keys_[i] + "'"; }
+std::string BundleReader::Name(size_t i) const {
+  const auto it = slice_owner_.find(i);
+  if (it == slice_owner_.end()) return Quoted(keys_[i]);
+  const auto [full, j] = it->second;
+  return "slice " + SliceString(entries_[full].slices[j]) + " of " + Quoted(keys_[full]);
+}
+
+std::string BundleReader::Where(size_t i) const { return index_path_ + ": " + Name(i); }
+
+Status BundleReader::CheckReadable(size_t i, const BundleEntry& e) const {
+  if (DataTypeSize(e.dtype) == 0 && e.dtype != DT_STRING && e.dtype != DT_VARIANT) {
+    return Status::NotSupported(Where(i) + " has dtype " + DataTypeName(e.dtype) +
+                                ", which bundlefast cannot return as an array");
+  }
+  return Status::OK();
+}
 
 Status BundleReader::Locate(size_t i, Payload* out) {
   const BundleEntry* e;
   BF_RETURN_IF_ERROR(entry(i, &e));
   if (!e->slices.empty()) {
-    return Status::NotSupported(Where(i) + " is a partitioned tensor stored as " +
-                                std::to_string(e->slices.size()) + " slices; slice assembly is not supported yet");
+    return Status::InvalidArgument(Where(i) + " is a partitioned tensor stored as " +
+                                   std::to_string(e->slices.size()) + " slices: it has no payload of its own");
   }
+  BF_RETURN_IF_ERROR(CheckReadable(i, *e));
   const int itemsize = DataTypeSize(e->dtype);
-  if (itemsize == 0 && e->dtype != DT_STRING) {
-    return Status::NotSupported(Where(i) + " has dtype " + DataTypeName(e->dtype) +
-                                ", which bundlefast cannot return as an array");
-  }
   const uint64_t n = NumElements(*e);
   const uint64_t size = static_cast<uint64_t>(e->size);
   if (itemsize > 0) {
@@ -153,10 +219,14 @@ Status BundleReader::Locate(size_t i, Payload* out) {
     }
   }
   std::shared_ptr<const MappedFile> file;
-  BF_RETURN_IF_ERROR(Shard(e->shard_id, &file));
+  Status s = Shard(e->shard_id, &file);
+  if (!s.ok()) {
+    return s.WithContext(Where(i) + " (shard " + std::to_string(e->shard_id) + " of " +
+                         std::to_string(header_.num_shards) + ")");
+  }
   const uint64_t offset = static_cast<uint64_t>(e->offset);
   if (!RangeInside(offset, size, file->size())) {
-    return Status::Corruption(file->path() + ": '" + keys_[i] + "' (offset " + std::to_string(offset) + ", " +
+    return Status::Corruption(file->path() + ": " + Name(i) + " (offset " + std::to_string(offset) + ", " +
                               std::to_string(size) + " bytes) lies outside the " + std::to_string(file->size()) +
                               "-byte file");
   }
@@ -169,22 +239,35 @@ Status BundleReader::Locate(size_t i, Payload* out) {
 
 Status BundleReader::VerifyPayloads(const std::vector<size_t>& indices, const std::vector<Payload>& payloads,
                                     int threads) const {
+  std::vector<const Payload*> pointers(payloads.size());
+  for (size_t k = 0; k < payloads.size(); ++k) pointers[k] = &payloads[k];
+  return VerifyPayloads(indices, pointers, threads);
+}
+
+Status BundleReader::VerifyPayloads(const std::vector<size_t>& indices, const std::vector<const Payload*>& payloads,
+                                    int threads) const {
   std::vector<size_t> which;
   std::vector<const char*> data;
   std::vector<uint64_t> sizes;
   for (size_t k = 0; k < payloads.size(); ++k) {
-    if (payloads[k].entry->dtype == DT_STRING) continue;  // checked while decoding
+    if (DataTypeSize(payloads[k]->entry->dtype) == 0) continue;  // strings, variants: checked while decoding
     which.push_back(k);
-    data.push_back(payloads[k].data);
-    sizes.push_back(static_cast<uint64_t>(payloads[k].entry->size));
+    data.push_back(payloads[k]->data);
+    sizes.push_back(static_cast<uint64_t>(payloads[k]->entry->size));
   }
-  const std::vector<uint32_t> crcs = ChecksumRanges(data, sizes, threads);
+  size_t faulted;
+  const std::vector<uint32_t> crcs = ChecksumRanges(data, sizes, threads, &faulted);
+  if (faulted != SIZE_MAX) {
+    const Payload& p = *payloads[which[faulted]];
+    return MappedReadFault(p.file->path(), Name(indices[which[faulted]]), static_cast<uint64_t>(p.entry->offset),
+                           sizes[faulted]);
+  }
   for (size_t j = 0; j < which.size(); ++j) {
-    const Payload& p = payloads[which[j]];
+    const Payload& p = *payloads[which[j]];
     const uint32_t stored = crc32c::Unmask(p.entry->masked_crc32c);
     if (crcs[j] != stored) {
-      return Status::ChecksumMismatch(p.file->path() + ": crc32c mismatch for '" + keys_[indices[which[j]]] +
-                                      "' (offset " + std::to_string(p.entry->offset) + ", " +
+      return Status::ChecksumMismatch(p.file->path() + ": crc32c mismatch for " + Name(indices[which[j]]) +
+                                      " (offset " + std::to_string(p.entry->offset) + ", " +
                                       std::to_string(p.entry->size) + " bytes): stored " + Hex32(stored) +
                                       ", computed " + Hex32(crcs[j]));
     }
@@ -193,10 +276,127 @@ Status BundleReader::VerifyPayloads(const std::vector<size_t>& indices, const st
 }
 
 Status BundleReader::DecodeStrings(size_t i, const Payload& p, bool verify, std::vector<StringRef>* out) const {
-  return DecodeStringTensor(p.data, static_cast<uint64_t>(p.entry->size), p.num_elements, 
-                            /*big_endian=*/header_.endianness == 1, verify, p.entry->masked_crc32c, out)
-      .WithContext(p.file->path() + ": string tensor '" + keys_[i] + "' (offset " + std::to_string(p.entry->offset) +
+  const uint64_t size = static_cast<uint64_t>(p.entry->size);
+  Status s;
+  if (!GuardMappedRead(p.data, size, [&] {
+        s = DecodeStringTensor(p.data, size, p.num_elements, /*big_endian=*/header_.endianness == 1, verify,
+                               p.entry->masked_crc32c, out);
+      })) {
+    return MappedReadFault(p.file->path(), "string tensor " + Name(i), static_cast<uint64_t>(p.entry->offset), size);
+  }
+  return s.WithContext(p.file->path() + ": string tensor " + Name(i) + " (offset " + std::to_string(p.entry->offset) +
                    ", " + std::to_string(p.entry->size) + " bytes)");
+}
+
+Status BundleReader::DecodeVariants(size_t i, const Payload& p, bool verify, std::vector<StringRef>* out) const {
+  if (needs_byte_swap_) {
+    return Status::NotSupported(Where(i) + " is a DT_VARIANT tensor in a bundle of the other byte order; "
+                                "byte-swapping the tensors nested in variants is not implemented (TF refuses too)");
+  }
+  const uint64_t size = static_cast<uint64_t>(p.entry->size);
+  Status s;
+  if (!GuardMappedRead(p.data, size, [&] {
+        s = DecodeVariantTensor(p.data, size, p.num_elements, verify, p.entry->masked_crc32c, out);
+      })) {
+    return MappedReadFault(p.file->path(), "variant tensor " + Name(i), static_cast<uint64_t>(p.entry->offset), size);
+  }
+  return s.WithContext(p.file->path() + ": variant tensor " + Name(i) + " (offset " + std::to_string(p.entry->offset) +
+                   ", " + std::to_string(p.entry->size) + " bytes)");
+}
+
+Status BundleReader::DecodeElements(size_t i, const Payload& p, bool verify, std::vector<StringRef>* out) const {
+  if (p.entry->dtype == DT_VARIANT) return DecodeVariants(i, p, verify, out);
+  return DecodeStrings(i, p, verify, out);
+}
+
+Status BundleReader::PlanRegion(size_t i, const Box& request, std::vector<Piece>* pieces) {
+  pieces->clear();
+  const BundleEntry* e;
+  BF_RETURN_IF_ERROR(entry(i, &e));
+  const std::vector<int64_t>& shape = e->shape;
+  bool inside = request.start.size() == shape.size() && request.size.size() == shape.size();
+  for (size_t d = 0; inside && d < shape.size(); ++d) {
+    inside = request.start[d] >= 0 && request.size[d] >= 0 && request.start[d] <= shape[d] &&
+             request.size[d] <= shape[d] - request.start[d];
+  }
+  if (!inside) {
+    return Status::InvalidArgument(Where(i) + ": region " + BoxString(request) + " (start,size per dimension) " +
+                                   "does not lie inside its shape " + ShapeString(shape));
+  }
+  if (e->slices.empty()) {  // TF registers an ordinary tensor as one full slice
+    Piece p;
+    p.index = i;
+    BF_RETURN_IF_ERROR(Locate(i, &p.payload));
+    p.stored = FullBox(shape);
+    p.overlap = request;
+    pieces->push_back(std::move(p));
+    return Status::OK();
+  }
+  BF_RETURN_IF_ERROR(CheckReadable(i, *e));
+
+  // Register every stored slice, as TF's TensorSliceSet does.
+  std::vector<Box> boxes(e->slices.size());
+  for (size_t j = 0; j < boxes.size(); ++j) {
+    Status s = SliceToBox(e->slices[j], shape, &boxes[j]);
+    if (!s.ok()) {
+      return s.WithContext(Where(i) + ": stored slice " + std::to_string(j) + " of " +
+                           std::to_string(boxes.size()) + " of this partitioned tensor");
+    }
+  }
+  size_t a, b;
+  if (FindOverlap(boxes, &a, &b)) {
+    return Status::Corruption(Where(i) + ": partitioned tensor has overlapping slices " +
+                              SliceString(e->slices[a]) + " and " + SliceString(e->slices[b]));
+  }
+
+  // The slices that intersect the request; with no overlaps, their
+  // intersections cover the request exactly iff their sizes add up to it.
+  std::vector<size_t> chosen;
+  std::vector<Box> overlaps;
+  uint64_t covered = 0;
+  for (size_t j = 0; j < boxes.size(); ++j) {
+    Box o;
+    if (!Intersect(boxes[j], request, &o)) continue;
+    covered += o.NumElements();  // disjoint parts of one box: no overflow
+    chosen.push_back(j);
+    overlaps.push_back(std::move(o));
+  }
+  if (covered != request.NumElements()) {
+    return Status::Corruption(Where(i) + ": the " + std::to_string(boxes.size()) +
+                              " stored slices of this partitioned tensor " + DataTypeName(e->dtype) + " " +
+                              ShapeString(shape) + " hold " + std::to_string(covered) + " of the " +
+                              std::to_string(request.NumElements()) + " elements of region " + BoxString(request));
+  }
+
+  pieces->reserve(chosen.size());
+  for (size_t c = 0; c < chosen.size(); ++c) {
+    const size_t j = chosen[c];
+    const std::string where = Where(i) + ": slice " + SliceString(e->slices[j]);
+    const int64_t k = Find(EncodeTensorNameSlice(keys_[i], e->slices[j]));
+    if (k < 0) {
+      return Status::Corruption(where + " is missing: the index has no entry under its slice key");
+    }
+    const BundleEntry* se;
+    BF_RETURN_IF_ERROR(entry(static_cast<size_t>(k), &se));
+    if (!se->slices.empty()) {
+      return Status::Corruption(where + ": the slice entry is itself partitioned");
+    }
+    if (se->dtype != e->dtype) {
+      return Status::Corruption(where + " has dtype " + DataTypeName(se->dtype) + ", but the tensor has dtype " +
+                                DataTypeName(e->dtype));
+    }
+    if (se->shape != boxes[j].size) {
+      return Status::Corruption(where + " has shape " + ShapeString(se->shape) + ", expected " +
+                                ShapeString(boxes[j].size));
+    }
+    Piece p;
+    p.index = static_cast<size_t>(k);
+    BF_RETURN_IF_ERROR(Locate(p.index, &p.payload));
+    p.stored = std::move(boxes[j]);
+    p.overlap = std::move(overlaps[c]);
+    pieces->push_back(std::move(p));
+  }
+  return Status::OK();
 }
 
 }  // namespace bundlefast

@@ -19,26 +19,38 @@ const char kEmptyFile[1] = {0};
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   return Status::IOError(path + ": " + what + " failed: " + std::strerror(err), err, path);
 }
-}  // namespace
 
-Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFile>* out) {
+// Opens `path` for reading and checks it is a regular file. O_NONBLOCK keeps
+// a FIFO planted under a checkpoint name from blocking open() forever (it has
+// no effect on regular files); devices and sockets are refused as well.
+Status OpenRegularFile(const std::string& path, int* fd_out, uint64_t* size_out) {
   int fd;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return ErrnoStatus("open", path, errno);
-
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
     return ErrnoStatus("fstat", path, err);
   }
-  if (S_ISDIR(st.st_mode)) {
+  if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return ErrnoStatus("open", path, EISDIR);
+    if (S_ISDIR(st.st_mode)) return ErrnoStatus("open", path, EISDIR);
+    return Status::IOError(path + ": not a regular file (a FIFO, device or socket cannot hold checkpoint data)",
+                           EINVAL, path);
   }
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  *fd_out = fd;
+  *size_out = static_cast<uint64_t>(st.st_size);
+  return Status::OK();
+}
+}  // namespace
+
+Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFile>* out) {
+  int fd;
+  uint64_t size;
+  BF_RETURN_IF_ERROR(OpenRegularFile(path, &fd, &size));
   if (size == 0) {
     ::close(fd);
     out->reset(new MappedFile(path, kEmptyFile, 0, false));
@@ -78,18 +90,10 @@ void MappedFile::Advise(Advice advice, uint64_t offset, uint64_t n) const {
 
 Status ReadFileToString(const std::string& path, std::string* out) {
   int fd;
-  do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return ErrnoStatus("open", path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-    const int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
-    ::close(fd);
-    return ErrnoStatus("open", path, err);
-  }
+  uint64_t size;
+  BF_RETURN_IF_ERROR(OpenRegularFile(path, &fd, &size));
   out->clear();
-  out->resize(static_cast<size_t>(st.st_size));
+  out->resize(static_cast<size_t>(size));
   size_t done = 0;
   while (done < out->size()) {
     const ssize_t r = ::read(fd, &(*out)[done], out->size() - done);

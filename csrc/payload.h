@@ -4,6 +4,7 @@
 #ifndef BUNDLEFAST_CSRC_PAYLOAD_H_
 #define BUNDLEFAST_CSRC_PAYLOAD_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -11,9 +12,12 @@ namespace bundlefast {
 
 // Returns crc32c of each byte range [data[i], data[i] + size[i]), unmasked.
 // Ranges larger than a few MiB are cut into pieces checksummed concurrently
-// and joined with crc32c::Combine. REQUIRES: every range is readable.
+// and joined with crc32c::Combine. Ranges may lie in mapped files that shrink
+// meanwhile: reads run under GuardMappedRead, and `*faulted` (if given) is the
+// first range a read of which faulted, or SIZE_MAX; such a range's CRC is
+// meaningless, so callers that read mapped files pass `faulted` and check it.
 std::vector<uint32_t> ChecksumRanges(const std::vector<const char*>& data, const std::vector<uint64_t>& size,
-                                     int threads);
+                                     int threads, size_t* faulted = nullptr);
 
 struct CopyJob {
   char* dst;
@@ -22,8 +26,10 @@ struct CopyJob {
   int swap_unit;  // 1: plain copy; 2, 4, 8: reverse the bytes of each unit
 };
 
-// Performs every copy, concurrently and in pieces.
-void CopyRanges(const std::vector<CopyJob>& jobs, int threads);
+// Performs every copy, concurrently and in pieces, reading the sources under
+// GuardMappedRead. Returns false if a read faulted (a mapped file shrank), with
+// `*faulted` (if given) the first such job; its destination is incomplete.
+[[nodiscard]] bool CopyRanges(const std::vector<CopyJob>& jobs, int threads, size_t* faulted = nullptr);
 
 // Reverses the byte order of each `unit`-byte element of [src, src + size)
 // into dst (which may equal src). size must be a multiple of unit.

@@ -138,9 +138,21 @@ Status ForEachTableEntry(std::string_view file, const std::string& path, BlockVi
   BF_RETURN_IF_ERROR(ForEachBlockEntry(contents, index_where, &handles));
 
   OrderCheckingVisitor ordered(visitor, &path);
+  // TF writes data blocks back to back in index order. Requiring that order
+  // (no block starting before the previous one's trailer ends) keeps the work
+  // linear in the file size: otherwise a small index could name one huge
+  // region many times over (overlapping blocks, each with a valid trailer) and
+  // make us checksum it again and again.
+  uint64_t data_end = 0;
   for (const BlockHandle& h : handles.handles) {
     const std::string where = path + ": data block at offset " + std::to_string(h.offset);
+    if (h.offset < data_end) {
+      return Status::Corruption(where + ": bad block handle in index block: the block starts before the previous "
+                                "data block ends (offset " + std::to_string(data_end) +
+                                "); data blocks must follow each other in file order");
+    }
     BF_RETURN_IF_ERROR(ReadBlock(file, h, where, &scratch, &contents));
+    data_end = h.offset + h.size + kBlockTrailerSize;  // inside the file: ReadBlock checked
     BF_RETURN_IF_ERROR(ForEachBlockEntry(contents, where, &ordered));
   }
   return Status::OK();

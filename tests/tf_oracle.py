@@ -33,7 +33,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 #: fixture cases the reader core must handle (tests/test_against_tensorflow.py)
 CORE_CASES = ["keras_tf2", "tf2_slots", "tf1_saver", "all_dtypes", "strings", "many_keys", "odd_names"]
-#: cases for the slices/shards/SavedModel/variant issue (tests/tf_sliced_cases.py)
+#: cases for the slices/shards/SavedModel/variant issue (tests/test_against_tensorflow_sliced.py)
 LATER_CASES = [
     "partitioned_tf1", "sharded_tf1", "savev2_slices", "tf2_sharding_policy",
     "savedmodel", "variant", "variant_tensorlist",

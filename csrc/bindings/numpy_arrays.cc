@@ -1,6 +1,12 @@
 // bundlefast bindings: NumPy array construction (see numpy_arrays.h).
 #include "numpy_arrays.h"
 
+#include <cstdint>
+#include <string>
+
+#include "bundle_entry.h"
+#include "coding.h"
+
 namespace py = pybind11;
 
 namespace bundlefast {
@@ -9,14 +15,45 @@ namespace bindings {
 namespace {
 py::object New(py::handle descr, const std::vector<int64_t>& shape, const char* data, int flags) {
   auto& api = py::detail::npy_api::get();
-  std::vector<Py_intptr_t> dims(shape.begin(), shape.end());
+  // Dimensions on the stack for the usual ranks: this runs once per tensor,
+  // and a heap allocation per array is measurable at ~50k tensors.
+  constexpr size_t kInline = 16;
+  Py_intptr_t inline_dims[kInline];
+  std::vector<Py_intptr_t> heap_dims;
+  Py_intptr_t* dims = inline_dims;
+  if (shape.size() > kInline) {
+    heap_dims.resize(shape.size());
+    dims = heap_dims.data();
+  }
+  for (size_t i = 0; i < shape.size(); ++i) dims[i] = static_cast<Py_intptr_t>(shape[i]);
   descr.inc_ref();  // PyArray_NewFromDescr steals a reference to the descriptor
-  PyObject* arr = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr.ptr(), static_cast<int>(dims.size()),
-                                            dims.data(), nullptr, const_cast<char*>(data), flags, nullptr);
+  PyObject* arr = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr.ptr(), static_cast<int>(shape.size()), dims,
+                                            nullptr, const_cast<char*>(data), flags, nullptr);
   if (!arr) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(arr);
 }
 }  // namespace
+
+Status CheckArrayShape(const std::vector<int64_t>& shape, int itemsize) {
+  static const size_t max_dims = [] {
+    const std::string version = py::str(py::module_::import("numpy").attr("__version__"));
+    return std::stoi(version) >= 2 ? size_t{64} : size_t{32};
+  }();
+  if (shape.size() > max_dims) {
+    return Status::NotSupported("shape " + ShapeString(shape) + " has " + std::to_string(shape.size()) +
+                                " dimensions; NumPy arrays have at most " + std::to_string(max_dims));
+  }
+  uint64_t nbytes = static_cast<uint64_t>(itemsize);
+  for (int64_t d : shape) {
+    if (d != 0 && (!CheckedMul(nbytes, static_cast<uint64_t>(d), &nbytes) ||
+                   nbytes > static_cast<uint64_t>(PTRDIFF_MAX))) {
+      return Status::NotSupported("shape " + ShapeString(shape) + " with " + std::to_string(itemsize) +
+                                  "-byte elements is too big for a NumPy array (NumPy multiplies the non-zero "
+                                  "dimensions even when the array is empty)");
+    }
+  }
+  return Status::OK();
+}
 
 py::object MakeView(py::handle descr, const std::vector<int64_t>& shape, const char* data, py::handle owner) {
   // flags = 0: not writeable. NumPy derives the contiguity and alignment flags.

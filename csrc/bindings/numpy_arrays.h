@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "status.h"
+
 namespace bundlefast {
 namespace bindings {
 
@@ -22,6 +24,14 @@ pybind11::object MakeView(pybind11::handle descr, const std::vector<int64_t>& sh
 
 // A new, owned, writeable, C-contiguous array (NumPy's allocator, so aligned).
 pybind11::object MakeEmpty(pybind11::handle descr, const std::vector<int64_t>& shape);
+
+// Whether NumPy can hold an array of `shape` with `itemsize`-byte elements:
+// at most NPY_MAXDIMS dimensions (32 before NumPy 2, 64 since), and the
+// product of the non-zero dimensions times itemsize within npy_intp (NumPy
+// checks that even for empty arrays). TF allows rank 254 and any int64
+// product, so a valid tensor can fail this: kNotSupported, message without
+// the tensor's name (the caller adds it). Call with the GIL held.
+Status CheckArrayShape(const std::vector<int64_t>& shape, int itemsize);
 
 // Address of an array's first byte.
 char* ArrayData(pybind11::handle array);

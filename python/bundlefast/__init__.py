@@ -7,6 +7,8 @@ Quick start::
     with bundlefast.open("model/ckpt-1") as reader:    # lazy Mapping name -> ndarray
         print(reader.info("dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"))
         reader.verify()                                # check every CRC32C
+    weights = bundlefast.load_friendly("model/ckpt-1") # {"model/dense/kernel": ndarray}
+    reader = bundlefast.load_checkpoint("model")       # drop-in for tf.train.load_checkpoint
 
 Arrays are zero-copy views over the memory-mapped data shards (read-only;
 ``copy=True`` gives owned, writable, aligned arrays). A view keeps its shard
@@ -28,7 +30,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     )
     raise ImportError(msg) from err
 
-from . import errors
+from . import compat, errors
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
 from .errors import (
@@ -38,6 +40,16 @@ from .errors import (
     InvalidArgumentError,
     TensorNotFoundError,
     UnsupportedError,
+)
+
+from .compat import (
+    CheckpointReader,
+    checkpoints_iterator,
+    get_checkpoint_state,
+    latest_checkpoint,
+    list_variables,
+    load_checkpoint,
+    load_variable,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +64,7 @@ unmask_crc32c = _core.unmask_crc32c
 
 __all__ = [
     "BundleError",
+    "CheckpointReader",
     "ChecksumError",
     "CorruptionError",
     "InvalidArgumentError",
@@ -60,9 +73,17 @@ __all__ = [
     "TensorNotFoundError",
     "UnsupportedError",
     "__version__",
+    "checkpoints_iterator",
+    "compat",
     "crc32c",
     "errors",
+    "get_checkpoint_state",
+    "latest_checkpoint",
+    "list_variables",
     "load",
+    "load_checkpoint",
+    "load_friendly",
+    "load_variable",
     "mask_crc32c",
     "masked_crc32c",
     "open",
@@ -120,6 +141,53 @@ def load(
     """
     with Reader(prefix) as reader:
         return reader.load(names, verify=verify, copy=copy)
+
+
+def load_friendly(
+    prefix: str | os.PathLike[str],
+    *,
+    names: Iterable[str] | None = None,
+    include_slots: bool = False,
+    verify: bool = False,
+    copy: bool = False,
+) -> dict[str, np.ndarray]:
+    """Like :func:`load`, but keyed by friendly names (see :meth:`Reader.friendly_names`).
+
+    A TF2 key such as ``model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE`` becomes
+    ``model/dense/kernel``. An optimizer slot becomes ``model/dense/kernel@optimizer/m``.
+    Name-based (TF1) checkpoints keep their keys, which already are variable names.
+
+    Args:
+        prefix: as for :func:`open`.
+        names: only these friendly names (slot names included); all by default.
+        include_slots: when ``names`` is None, also return optimizer slot variables.
+        verify, copy: as for :func:`load`.
+
+    Returns:
+        ``{friendly name: array}``. Tensors without a friendly name (the object graph
+        itself, tensors the graph does not describe) are left out: use :func:`load`.
+
+    Raises:
+        TensorNotFoundError: a name in ``names`` is not a friendly name of the checkpoint.
+        CorruptionError: the object graph does not decode. Otherwise as :func:`load`.
+
+    Example:
+        >>> weights = bundlefast.load_friendly("ckpt-1")
+        >>> weights["model/dense/kernel"].shape
+    """
+    with Reader(prefix) as reader:
+        every = reader.friendly_names(include_slots=include_slots or names is not None)
+        if names is None:
+            wanted = every
+        else:
+            wanted = {}
+            for name in names:
+                if name not in every:
+                    msg = f"{name!r} is not a friendly name in {reader.prefix} (Reader.friendly_names() lists them)"
+                    raise TensorNotFoundError(msg)
+                wanted[name] = every[name]
+        arrays = reader.load(list(wanted.values()), verify=verify, copy=copy)
+        return {name: arrays[key] for name, key in wanted.items()}
 
 
 def __dir__() -> list[str]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _core, _dtypes
 from ._prefix import resolve_prefix
+from ._slicing import LazyTensor
 
 if TYPE_CHECKING:
     import numpy as np
@@ -90,6 +91,15 @@ class Reader(Mapping[str, "np.ndarray"]):
         """One tensor; ``verify`` checks its CRC32C, ``copy`` returns an owned writable array."""
         return self._live().get(name, verify, copy)
 
+    def get_slice(self, name: str, *, verify: bool = False, copy: bool = False) -> LazyTensor:
+        """``name`` read lazily: index the result like an array to read only that region.
+
+        ``reader.get_slice(name)[10:20]`` reads rows 10..19 and nothing else: a contiguous
+        region of an ordinary tensor is a zero-copy view; other regions copy just what they
+        need; a partitioned tensor touches only the stored slices that intersect the region.
+        """
+        return LazyTensor(self, self.info(name), verify=verify, copy=copy)
+
     def load(
         self, names: Iterable[str] | None = None, *, verify: bool = False, copy: bool = False
     ) -> dict[str, np.ndarray]:
@@ -120,6 +130,37 @@ class Reader(Mapping[str, "np.ndarray"]):
             slices=slices,
             data_path=self._core.data_path(shard),
         )
+
+    def friendly_names(self, *, include_slots: bool = False) -> dict[str, str]:
+        """``{friendly name: raw key}``, built from the TF2 object graph.
+
+        A friendly name is the path of object names from the root, unescaped (for
+        example ``model/dense/kernel`` for the key
+        ``model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE``). A tensor saved under another
+        attribute ``A`` is named ``<path>/A``. An attribute that saves several tensors
+        extends ``A`` by each key's suffix, e.g. ``table/table-keys``. The path is the one TF
+        used in the key: the first found breadth-first from the root. (For Keras 3 models
+        wrapped in ``tf.train.Checkpoint``, this puts model weights under
+        ``optimizer/_trainable_variables/<i>``.) With ``include_slots=True``, optimizer slot
+        variables are included as ``<variable>@<optimizer>/<slot>``, e.g.
+        ``model/dense/kernel@optimizer/m``. Raw keys always keep working for indexing.
+
+        Some tensors have no friendly name and are left out: the object graph itself,
+        tensors the graph does not describe, and slot variables unless
+        ``include_slots=True``. If two tensors would get the same friendly name, both
+        keep their raw keys. A name-based (TF1 ``Saver``) checkpoint has no object graph:
+        its keys are already variable names, so every key maps to itself.
+
+        Raises:
+            CorruptionError: the object graph does not decode.
+
+        Example:
+            >>> with bundlefast.open("ckpt-1") as r:
+            ...     kernel = r[r.friendly_names()["model/dense/kernel"]]
+        """
+        from ._object_graph import reader_friendly_names
+
+        return reader_friendly_names(self, include_slots=include_slots)
 
     @property
     def num_shards(self) -> int:

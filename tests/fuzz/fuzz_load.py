@@ -1,0 +1,141 @@
+"""Atheris harness over the public Python API (``bundlefast.open`` / ``load``).
+
+The libFuzzer targets cover the C++ core; this one covers what only the bindings and
+the Python layer do: building NumPy arrays from decoded entries (shapes NumPy cannot
+represent, object arrays of strings), the exception translation, and per-tensor
+isolation. The rule it enforces: every input either loads or raises a
+``bundlefast.errors.BundleError`` (or ``OSError``); anything else is a bug.
+
+Input format: the one of ``fuzz_bundle`` (fixed32 LE index length, the index, one data
+shard); block trailers are re-checksummed so mutations reach the parsers.
+
+    python tests/fuzz/fuzz_load.py -atheris_runs=10000 CORPUS_DIR SEED_DIR
+    python tests/fuzz/fuzz_load.py --replay FILE...     # no atheris needed
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import bundlefast
+from bundlefast.errors import BundleError
+
+_FOOTER = 48
+_WORK = Path(tempfile.mkdtemp(prefix="bundlefast-atheris-"))
+_PREFIX = _WORK / "b"
+_ALLOWED = (BundleError, OSError)
+
+
+def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < end and shift < 64:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+    raise ValueError("bad varint")
+
+
+def _fix_trailer(index: bytearray, offset: int, size: int) -> bool:
+    if offset + size + 5 > len(index):
+        return False
+    crc = bundlefast.masked_crc32c(bytes(index[offset : offset + size + 1]))
+    index[offset + size + 1 : offset + size + 5] = struct.pack("<I", crc)
+    return True
+
+
+def fix_block_trailers(index: bytes) -> bytes:
+    """Re-checksum the index block and the data blocks it names (see fuzz_common.h)."""
+    out = bytearray(index)
+    if len(out) < _FOOTER:
+        return index
+    try:
+        f = len(out) - _FOOTER
+        _, pos = _varint(out, f, f + 40)
+        _, pos = _varint(out, pos, f + 40)
+        offset, pos = _varint(out, pos, f + 40)
+        size, _ = _varint(out, pos, f + 40)
+        if not _fix_trailer(out, offset, size):
+            return bytes(out)
+        block = out[offset : offset + size]
+        (restarts,) = struct.unpack_from("<I", block, len(block) - 4)
+        limit = len(block) - 4 - 4 * restarts
+        pos = 0
+        while 0 <= pos < limit:
+            _, pos = _varint(block, pos, limit)
+            non_shared, pos = _varint(block, pos, limit)
+            value_len, pos = _varint(block, pos, limit)
+            pos += non_shared
+            h_offset, p = _varint(block, pos, pos + value_len)
+            h_size, _ = _varint(block, p, pos + value_len)
+            _fix_trailer(out, h_offset, h_size)
+            pos += value_len
+    except (ValueError, IndexError, struct.error):
+        pass
+    return bytes(out)
+
+
+def _touch(array: np.ndarray) -> None:
+    """Read every byte, as a user of the array would."""
+    if array.dtype == object:
+        for item in array.reshape(-1):
+            assert isinstance(item, bytes)
+    else:
+        np.ascontiguousarray(array).view(np.uint8).sum()
+
+
+def run_one(data: bytes) -> None:
+    if len(data) < 4:
+        return
+    (n,) = struct.unpack_from("<I", data)
+    n = min(n, len(data) - 4)
+    index, shard = fix_block_trailers(data[4 : 4 + n]), data[4 + n :]
+    for p in _WORK.iterdir():
+        p.unlink()
+    _PREFIX.with_name("b.index").write_bytes(index)
+    for shards in (1, 2, 3):
+        for i in range(shards):
+            _PREFIX.with_name(f"b.data-{i:05d}-of-{shards:05d}").write_bytes(shard)
+    for kwargs in ({}, {"verify": True}, {"copy": True}):
+        try:
+            for array in bundlefast.load(_PREFIX, **kwargs).values():
+                _touch(array)
+        except _ALLOWED:
+            pass
+    try:
+        reader = bundlefast.open(_PREFIX)
+    except _ALLOWED:
+        return
+    with reader:
+        for name in reader:
+            for verify in (False, True):
+                try:
+                    reader.info(name)
+                    _touch(reader.get_array(name, verify=verify))
+                except _ALLOWED:
+                    pass
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--replay"]:
+        for path in sys.argv[2:]:
+            run_one(Path(path).read_bytes())
+        print(f"replayed {len(sys.argv) - 2} inputs")
+        return
+    import atheris
+
+    atheris.Setup(sys.argv, run_one)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("BUNDLEFAST_NUM_THREADS", "2")
+    main()
