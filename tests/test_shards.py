@@ -21,7 +21,6 @@ from bundle_builder import (
     encode_header,
     encode_slice_key,
     masked_crc32c,
-    string_payload,
 )
 from bundlefast import errors
 from sliced_bundles import add_partitioned, random_strings
@@ -254,7 +253,7 @@ def test_an_empty_shard_file_is_fine(tmp_path):
 def test_tf_reads_the_same_multi_shard_bundle(tmp_path, random_seed):
     """The builder's multi-shard bundle is what TF's MergeBundles would make: TF reads it
     to the values bundlefast reads (strings and partitioned float tensors included)."""
-    tf = pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorflow")
     rng = np.random.default_rng(random_seed)
     b = BundleBuilder(num_shards=3)
     b.add("s", random_strings(rng, (3, 2)), shard=1)
@@ -267,4 +266,3 @@ def test_tf_reads_the_same_multi_shard_bundle(tmp_path, random_seed):
     assert sorted(ours) == sorted(snap)
     for name, t in snap.items():
         tf_oracle.assert_same_array(ours[name], t.value, name)
-    del tf

@@ -33,6 +33,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
 from . import compat, errors
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
+from ._slicing import LazyTensor
 from .errors import (
     BundleError,
     ChecksumError,
@@ -68,6 +69,7 @@ __all__ = [
     "ChecksumError",
     "CorruptionError",
     "InvalidArgumentError",
+    "LazyTensor",
     "Reader",
     "TensorInfo",
     "TensorNotFoundError",

@@ -23,64 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-import bundlefast
-from bundlefast.errors import BundleError
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-_FOOTER = 48
+import bundlefast  # noqa: E402
+from bundle_surgery import fix_block_trailers  # noqa: E402
+from bundlefast.errors import BundleError  # noqa: E402
+
 _WORK = Path(tempfile.mkdtemp(prefix="bundlefast-atheris-"))
 _PREFIX = _WORK / "b"
 _ALLOWED = (BundleError, OSError)
-
-
-def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    value = shift = 0
-    while pos < end and shift < 64:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-    raise ValueError("bad varint")
-
-
-def _fix_trailer(index: bytearray, offset: int, size: int) -> bool:
-    if offset + size + 5 > len(index):
-        return False
-    crc = bundlefast.masked_crc32c(bytes(index[offset : offset + size + 1]))
-    index[offset + size + 1 : offset + size + 5] = struct.pack("<I", crc)
-    return True
-
-
-def fix_block_trailers(index: bytes) -> bytes:
-    """Re-checksum the index block and the data blocks it names (see fuzz_common.h)."""
-    out = bytearray(index)
-    if len(out) < _FOOTER:
-        return index
-    try:
-        f = len(out) - _FOOTER
-        _, pos = _varint(out, f, f + 40)
-        _, pos = _varint(out, pos, f + 40)
-        offset, pos = _varint(out, pos, f + 40)
-        size, _ = _varint(out, pos, f + 40)
-        if not _fix_trailer(out, offset, size):
-            return bytes(out)
-        block = out[offset : offset + size]
-        (restarts,) = struct.unpack_from("<I", block, len(block) - 4)
-        limit = len(block) - 4 - 4 * restarts
-        pos = 0
-        while 0 <= pos < limit:
-            _, pos = _varint(block, pos, limit)
-            non_shared, pos = _varint(block, pos, limit)
-            value_len, pos = _varint(block, pos, limit)
-            pos += non_shared
-            h_offset, p = _varint(block, pos, pos + value_len)
-            h_size, _ = _varint(block, p, pos + value_len)
-            _fix_trailer(out, h_offset, h_size)
-            pos += value_len
-    except (ValueError, IndexError, struct.error):
-        pass
-    return bytes(out)
 
 
 def _touch(array: np.ndarray) -> None:
@@ -97,7 +48,7 @@ def run_one(data: bytes) -> None:
         return
     (n,) = struct.unpack_from("<I", data)
     n = min(n, len(data) - 4)
-    index, shard = fix_block_trailers(data[4 : 4 + n]), data[4 + n :]
+    index, shard = fix_block_trailers(data[4 : 4 + n], bundlefast.masked_crc32c), data[4 + n :]
     for p in _WORK.iterdir():
         p.unlink()
     _PREFIX.with_name("b.index").write_bytes(index)
@@ -120,6 +71,10 @@ def run_one(data: bytes) -> None:
                 try:
                     reader.info(name)
                     _touch(reader.get_array(name, verify=verify))
+                    lazy = reader.get_slice(name, verify=verify)
+                    if lazy.ndim:
+                        _touch(lazy[1:])
+                        _touch(lazy[..., :1])
                 except _ALLOWED:
                     pass
 

@@ -27,47 +27,7 @@ sys.path.insert(0, str(TESTS))
 import numpy as np  # noqa: E402
 
 import bundle_builder as bb  # noqa: E402
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
-def _block_entries(block: bytes) -> list[tuple[bytes, bytes]]:
-    (restarts,) = struct.unpack_from("<I", block, len(block) - 4)
-    limit = len(block) - 4 - 4 * restarts
-    out, key, pos = [], b"", 0
-    while pos < limit:
-        shared, pos = _varint(block, pos)
-        non_shared, pos = _varint(block, pos)
-        value_len, pos = _varint(block, pos)
-        key = key[:shared] + block[pos : pos + non_shared]
-        pos += non_shared
-        out.append((key, block[pos : pos + value_len]))
-        pos += value_len
-    return out
-
-
-def index_entries(index: bytes) -> list[tuple[bytes, bytes]]:
-    """(key, value) of an uncompressed TF index, header first."""
-    footer = index[-48:]
-    _, pos = _varint(footer, 0)
-    _, pos = _varint(footer, pos)
-    offset, pos = _varint(footer, pos)
-    size, _ = _varint(footer, pos)
-    entries = []
-    for _, handle in _block_entries(index[offset : offset + size]):
-        block_offset, pos = _varint(handle, 0)
-        block_size, _ = _varint(handle, pos)
-        entries += _block_entries(index[block_offset : block_offset + block_size])
-    return entries
+from bundle_surgery import index_entries  # noqa: E402
 
 
 def _length_prefixed(data: bytes) -> bytes:
