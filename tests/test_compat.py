@@ -440,7 +440,8 @@ def test_slice_key_vectors():
                2**40: "fd 00 00 00 00 00", 2**62: "ff c0 40 00 00 00 00 00 00 00",
                2**63 - 1: "ff c0 7f ff ff ff ff ff ff ff", -(2**63): "00 3f 80 00 00 00 00 00 00 00"}
     for v, hexbytes in vectors.items():
-        assert compat._oc_sint(v) == bytes.fromhex(hexbytes), v
+        # key = 00 | name "" (00 01) | rank 1 (01 01) | sint(v) | sint(0) = 80
+        assert compat.encode_slice_key(b"", [(v, 0)])[5:-1] == bytes.fromhex(hexbytes), v
 
 
 @given(

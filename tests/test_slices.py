@@ -22,7 +22,7 @@ from sliced_bundles import POD_DTYPES, POD_IDS, add_partitioned, random_partitio
 
 
 def test_slice_key_vectors_from_the_format_spec():
-    key = _core._encode_slice_key
+    key = _core.encode_slice_key
     assert key(b"w", [(0, 2), (0, -1)]) == bytes.fromhex("00 77 00 01 01 02 80 82 80 7f")
     assert key(b"w", [(2, 2), (0, -1)]) == bytes.fromhex("00 77 00 01 01 02 82 82 80 7f")
     assert key(b"a\x00b\xffc", [(100, 200), (0, -1)]) == bytes.fromhex(
@@ -43,7 +43,7 @@ OC_SINT = {
 @pytest.mark.parametrize("value", list(OC_SINT))
 def test_signed_ordered_code_vectors(value):
     # A rank-1 key "00 'n' 00 01 01 01" followed by OC_sint(start) OC_sint(length).
-    key = _core._encode_slice_key(b"n", [(value, 0)])
+    key = _core.encode_slice_key(b"n", [(value, 0)])
     assert key == bytes.fromhex("00 6e 00 01 01 01") + bytes.fromhex(OC_SINT[value]) + b"\x80"
 
 
@@ -54,14 +54,14 @@ def test_slice_keys_agree_with_the_builder_and_sort_numerically(random_seed):
     values += [int(v) >> int(s) for v, s in zip(rng.integers(-(2**63), 2**63 - 1, 200, dtype=np.int64),
                                                 rng.integers(0, 63, 200))]
     for v in values:
-        assert oc_sint(v) == _core._encode_slice_key(b"", [(v, 0)])[5:-1]
+        assert oc_sint(v) == _core.encode_slice_key(b"", [(v, 0)])[5:-1]
     ordered = sorted(set(values))
     encoded = [oc_sint(v) for v in ordered]
     assert encoded == sorted(encoded), "OrderedCode must sort like the numbers"
     for _ in range(50):
         name = rng.integers(0, 256, int(rng.integers(0, 12)), dtype=np.uint8).tobytes()
         spec = [(int(rng.integers(-5, 1 << 40)), int(rng.integers(-1, 1 << 40))) for _ in range(int(rng.integers(0, 5)))]
-        assert _core._encode_slice_key(name, spec) == encode_slice_key(name, spec)
+        assert _core.encode_slice_key(name, spec) == encode_slice_key(name, spec)
 
 
 # --------------------------------------------------------------------------------------

@@ -579,8 +579,8 @@ void RegisterReader(py::module_& m) {
       .def("close", &PyReader::Close);
 
   m.def("_set_dtype_table", &SetDtypeTable, py::arg("dtypes"));
-  m.def("_encode_slice_key", &EncodeSliceKey, py::arg("name"), py::arg("extents"),
-        "Test hook: TF's EncodeTensorNameSlice; a full dimension is (0, -1).");
+  m.def("encode_slice_key", &EncodeSliceKey, py::arg("name"), py::arg("extents"),
+        "TF's EncodeTensorNameSlice: the index key of one slice; a full dimension is (0, -1).");
   m.def("dtype_name", &DataTypeName, py::arg("dtype"), "TF's name for a DataType enum value, e.g. 'DT_FLOAT'.");
   m.def("dtype_size", &DataTypeSize, py::arg("dtype"), "Bytes per element in a bundle; 0 if not fixed-width.");
   m.def("default_threads", &DefaultThreads);

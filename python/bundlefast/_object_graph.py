@@ -319,9 +319,7 @@ def friendly_names_from_graph(
 
 def reader_friendly_names(reader: Reader, *, include_slots: bool = False) -> dict[str, str]:
     """:meth:`bundlefast.Reader.friendly_names` (see there)."""
-    from .compat import visible_names
-
-    keys = visible_names(reader)
+    keys = list(reader)  # slice entries are hidden by the core
     if OBJECT_GRAPH_KEY not in keys:
         return {name: name for name in sorted(keys)}
     value = reader.get_array(OBJECT_GRAPH_KEY)

@@ -181,42 +181,11 @@ def _enum_of(value: object) -> int | None:
 
 
 # --------------------------------------------------------------------------------------
-# Slice keys (FORMAT.md 6.2), to hide them as TF's CheckpointReader does
+# Slice keys (FORMAT.md 6.2): TF's debug_string lists them
 # --------------------------------------------------------------------------------------
 
-
-def _oc_uint(n: int) -> bytes:
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return bytes([len(body)]) + body
-
-
-def _oc_str(s: bytes) -> bytes:
-    return _OC_ESCAPE.sub(lambda m: b"\x00\xff" if m.group() == b"\x00" else b"\xff\x00", s) + b"\x00\x01"
-
-
-_OC_ESCAPE = re.compile(rb"[\x00\xff]")
-_OC_H1 = (0, 0x80, 0xC0, 0xE0, 0xF0, 0xF8, 0xFC, 0xFE, 0xFF, 0xFF, 0xFF)
-_OC_H2 = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0xC0)
-
-
-def _oc_sint(v: int) -> bytes:
-    x = v if v >= 0 else ~v
-    n = x.bit_length() // 7 + 1
-    if n == 1:
-        return bytes([(0x80 ^ v) & 0xFF])
-    out = bytearray(v.to_bytes(10, "big", signed=True)[-n:])
-    out[0] ^= _OC_H1[n]
-    out[1] ^= _OC_H2[n]
-    return bytes(out)
-
-
-def encode_slice_key(name: bytes, extents: tuple[tuple[int, int], ...]) -> bytes:
-    """``EncodeTensorNameSlice``: the index key of one slice of tensor ``name``."""
-    parts = [_oc_uint(0), _oc_str(name), _oc_uint(len(extents))]
-    for start, length in extents:
-        parts.append(_oc_sint(start))
-        parts.append(_oc_sint(length))
-    return b"".join(parts)
+# ``EncodeTensorNameSlice``: the index key of one slice of a tensor (the C++ core's).
+encode_slice_key = _core.encode_slice_key
 
 
 def _key_bytes(name: str) -> bytes:
@@ -235,10 +204,9 @@ def _as_name(name: object) -> str:
 def _scan(
     reader: Reader, slice_entries: dict[bytes, tuple[int, list[int]]], sliced: set[str]
 ) -> dict[str, tuple[int, list[int]]]:
-    """``{name: (dtype enum, shape)}`` of the tensors TF lists, in key order. Slice
-    entries are left out, as TF's CheckpointReader leaves them out: their keys are
-    recomputed from each partitioned tensor's full entry (FORMAT.md 6.3). Fills
-    ``slice_entries`` (slice key -> dtype, slice shape) and ``sliced`` (partitioned names)."""
+    """``{name: (dtype enum, shape)}`` of the tensors TF lists, in key order (the core
+    already hides slice entries, as TF's CheckpointReader does). Fills ``slice_entries``
+    (slice key -> dtype, slice shape) and ``sliced`` (partitioned names)."""
     core = reader._live()
     entries: dict[str, tuple[int, list[int]]] = {}
     for name in core.keys():  # noqa: SIM118 - the core reader is not a dict
@@ -250,16 +218,7 @@ def _scan(
             key = encode_slice_key(_key_bytes(name), tuple(extents))
             dims = [n if n >= 0 else d for (_, n), d in zip(extents, shape)]
             slice_entries[key] = (int(enum), dims)
-    for key in slice_entries:  # whether or not the core lists them
-        entries.pop(key.decode("utf-8", "surrogateescape"), None)
     return entries
-
-
-def visible_names(reader: Reader) -> list[str]:
-    """The tensor names TF's CheckpointReader lists for ``reader`` (slice entries hidden)."""
-    if not any(name.startswith("\x00") for name in reader):  # every slice key starts with 00
-        return list(reader)
-    return list(_scan(reader, {}, set()))
 
 
 # --------------------------------------------------------------------------------------
