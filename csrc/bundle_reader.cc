@@ -30,12 +30,6 @@
 namespace bundlefast {
 
 namespace {
-std::string Hex32(uint32_t v) {
-  char buf[11];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
-}
-
 // A key in quotes, control bytes escaped: names may hold NULs (and slice
 // keys always do), which would otherwise cut or garble a message.
 std::string Quoted(std::string_view key) {

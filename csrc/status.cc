@@ -1,5 +1,7 @@
-// bundlefast: Status accessors that need an out-of-line empty string.
+// bundlefast: out-of-line parts of Status, and the hex formatting messages share.
 #include "status.h"
+
+#include <cstdio>
 
 namespace bundlefast {
 
@@ -19,6 +21,12 @@ Status Status::WithContext(const std::string& prefix) const {
   Status s(*this);
   s.rep_->message = prefix + ": " + s.rep_->message;
   return s;
+}
+
+std::string Hex32(uint32_t v) {
+  char buf[11];
+  std::snprintf(buf, sizeof(buf), "0x%08x", v);
+  return buf;
 }
 
 }  // namespace bundlefast

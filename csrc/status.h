@@ -6,6 +6,7 @@
 #ifndef BUNDLEFAST_CSRC_STATUS_H_
 #define BUNDLEFAST_CSRC_STATUS_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -73,6 +74,9 @@ class [[nodiscard]] Status {
   Status(Code code, std::string msg) : rep_(std::make_unique<Rep>(Rep{code, std::move(msg), 0, std::string()})) {}
   std::unique_ptr<Rep> rep_;
 };
+
+// "0x1a2b3c4d": how messages show CRCs and other 32-bit fields.
+std::string Hex32(uint32_t v);
 
 }  // namespace bundlefast
 

@@ -10,12 +10,6 @@
 namespace bundlefast {
 
 namespace {
-std::string Hex32(uint32_t v) {
-  char buf[11];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
-}
-
 // CRC of the lengths as fixed-width integers: 4 bytes when the length fits in
 // uint32, else 8 (FORMAT.md 4.2), in the writer's byte order. Batched through
 // a stack buffer so the CRC kernel sees long runs.

@@ -19,12 +19,6 @@
 namespace bundlefast {
 
 namespace {
-std::string Hex32(uint32_t v) {
-  char buf[11];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
-}
-
 std::string HandleText(const BlockHandle& h) {
   return "offset " + std::to_string(h.offset) + ", " + std::to_string(h.size) + " bytes";
 }

@@ -17,12 +17,6 @@
 namespace bundlefast {
 
 namespace {
-std::string Hex32(uint32_t v) {
-  char buf[11];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
-}
-
 // The smallest element: a 1-byte varint (length 0) and its 4-byte checksum.
 constexpr uint64_t kMinElementBytes = 5;
 }  // namespace
