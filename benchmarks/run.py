@@ -38,7 +38,7 @@ TIMED = [
     "bf.open", "bf.load", "bf.one", "bf.verify1", "bf.verify2", "bf.copy",
     "tf.open", "tf.load", "tf.one",
     "st.load", "np.memmap",
-    "roof.memcpy", "roof.crc32c", "roof.read",
+    "roof.memcpy", "roof.crc32c", "roof.read", "roof.read1",
 ]  # fmt: skip
 # Variants whose peak RSS is measured (one fresh child each).
 RSS = ["bf.load", "bf.one", "bf.verify2", "bf.copy", "tf.load", "st.load", "np.memmap", "roof.read"]
@@ -58,34 +58,71 @@ def _env_threads(threads: str | None) -> None:
         os.environ["BUNDLEFAST_NUM_THREADS"] = threads
 
 
+def _cpu_busy() -> tuple[float, float, float] | None:
+    """(seconds all CPUs were busy, of which stolen by the hypervisor, now) from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    hz = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) / hz, steal / hz, time.perf_counter()
+
+
+def _own_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def other_load(start: tuple | None, own_start: float) -> dict | None:
+    """Cores kept busy by everything except this process since `start` (and hypervisor steal)."""
+    end = _cpu_busy()
+    if start is None or end is None or end[2] <= start[2]:
+        return None
+    wall = end[2] - start[2]
+    own = _own_cpu() - own_start
+    return {
+        "other_cores": max(0.0, (end[0] - start[0] - own) / wall),
+        "steal_cores": (end[1] - start[1]) / wall,
+    }
+
+
 def child_time(spec: dict) -> dict:
-    """Times spec["variants"] on one workload: warm (after a warm-up run) and cold."""
+    """Times spec["variants"] on one workload, warm then cold.
+
+    Variants are interleaved (run 1 of every variant, then run 2, ...), so a
+    change in machine load during the child shifts every variant alike
+    instead of biasing the ratios between them.
+    """
     wl = V.Workload.from_meta(Path(spec["work_dir"]), W.load_meta(Path(spec["work_dir"]), spec["workload"]))
-    out: dict[str, Any] = {}
-    for name in spec["variants"]:
-        v = V.VARIANTS[name]
+    vs = [V.VARIANTS[name] for name in spec["variants"]]
+    out: dict[str, Any] = {v.name: {"warm": [], "cold": []} for v in vs}
+    busy0, own0 = _cpu_busy(), _own_cpu()
+    for v in vs:  # warm-up: fills the page cache, does lazy imports; then check the result
         _env_threads(v.threads)
-        res: dict[str, Any] = {"warm": [], "cold": []}
-        result = v.op(wl)  # warm-up: fills the page cache, does lazy imports
-        res["correct"] = V.check(v, wl, result)
+        result = v.op(wl)
+        out[v.name]["correct"] = V.check(v, wl, result)
         del result
-        for _ in range(spec["warm"]):
-            gc.collect()
-            t0 = time.perf_counter()
-            result = v.op(wl)
-            res["warm"].append(time.perf_counter() - t0)
-            del result
-        for i in range(spec["cold"]):
-            gc.collect()  # unmaps views of the last run: mapped pages cannot be dropped
-            V.drop_cache(v.files(wl))
-            if i == 0:
-                res["resident_after_drop"] = max(V.resident_fraction(f) for f in v.files(wl))
-            t0 = time.perf_counter()
-            result = v.op(wl)
-            res["cold"].append(time.perf_counter() - t0)
-            del result
-        out[name] = res
+    for mode, repeat in (("warm", spec["warm"]), ("cold", spec["cold"])):
+        for i in range(repeat):
+            for v in vs:
+                _env_threads(v.threads)
+                gc.collect()  # also unmaps views of the last run: mapped pages cannot be dropped
+                if mode == "cold":
+                    V.drop_cache(v.files(wl))
+                    if i == 0:
+                        out[v.name]["resident_after_drop"] = max(V.resident_fraction(f) for f in v.files(wl))
+                t0 = time.perf_counter()
+                result = v.op(wl)
+                out[v.name][mode].append(time.perf_counter() - t0)
+                del result
     _env_threads(None)
+    load = other_load(busy0, own0)
+    for v in vs:
+        out[v.name]["machine"] = load
     return out
 
 
@@ -120,13 +157,20 @@ def child_rss(spec: dict) -> dict:
     return {"before": before, "after": after, "touched": touched}
 
 
+def child_env() -> dict[str, str]:
+    """Environment of every child. OPENBLAS_NUM_THREADS=1: NumPy's OpenBLAS
+    otherwise starts a thread per core at import that spins for a while, which
+    on a 2-core machine steals time from whatever is being measured (nothing
+    here calls BLAS). TF_CPP_MIN_LOG_LEVEL=3 silences TF's C++ logging."""
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
 def run_child(mode: str, spec: dict) -> dict:
     with tempfile.NamedTemporaryFile("r", suffix=".json", prefix="bench-") as out:
         spec = {**spec, "out": out.name}
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "_child", mode, json.dumps(spec)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         if proc.returncode != 0:
             raise RuntimeError(f"child {mode} {spec.get('variants') or spec.get('variant')} failed:\n{proc.stderr}")
@@ -137,10 +181,9 @@ def import_time(module: str, repeat: int) -> list[float]:
     """Wall time of `python -c "import MODULE"` in fresh processes."""
     times = []
     code = "pass" if module == "" else f"import {module}"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     for _ in range(repeat):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", code], env=child_env(), check=True, capture_output=True)
         times.append(time.perf_counter() - t0)
     return times
 
@@ -156,10 +199,9 @@ def ensure_workload(name: str, work_dir: Path, builder: str, regenerate: bool) -
     meta = None if regenerate else W.load_meta(work_dir, name)
     if meta is None:
         log(f"generating workload {name} with {builder} into {work_dir / name}")
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         proc = subprocess.run(
             [sys.executable, str(HERE / "workloads.py"), name, str(work_dir), "--builder", builder],
-            env=env, capture_output=True, text=True,
+            env=child_env(), capture_output=True, text=True,
         )  # fmt: skip
         if proc.returncode != 0:
             raise RuntimeError(f"generating {name} failed:\n{proc.stderr}")
@@ -237,6 +279,7 @@ def summarize(name: str, meta: dict, timed: dict, rss: dict) -> dict:
             "cold_runs": r["cold"],
             "correct": r["correct"],
             "resident_after_drop": r.get("resident_after_drop"),
+            "machine": r.get("machine"),
             "threads": v.threads,
         }
         if v.reads_all:
@@ -278,7 +321,8 @@ def summarize(name: str, meta: dict, timed: dict, rss: dict) -> dict:
 
 def evaluate_targets(results: dict, quick: bool) -> list[dict]:
     """The issue-#5 targets, each as (value, goal, pass)."""
-    bert = results["workloads"].get("bert-quick" if quick else "bert", {}).get("variants", {})
+    bert_name = "bert-quick" if quick else "bert"
+    bert = results["workloads"].get(bert_name, {}).get("variants", {})
     many_name = "many-quick" if quick else "many"
     many_wl = results["workloads"].get(many_name, {})
     many = many_wl.get("variants", {})
@@ -291,21 +335,21 @@ def evaluate_targets(results: dict, quick: bool) -> list[dict]:
     def g(rows: dict, v: str, key: str) -> float | None:
         return rows.get(v, {}).get(key)
 
-    add("bert: load (views) vs TF full load, warm", g(bert, "bf.load", "x_tf_warm"), 300, True)
+    add(f"{bert_name}: load (views) vs TF full load, warm", g(bert, "bf.load", "x_tf_warm"), 300, True)
     n = many_wl.get("num_tensors")
     per = g(many, "bf.load", "warm_s")
     add(f"{many_name}: load (views) per tensor, warm", per / n * 1e6 if per and n else None, 1.0, False, "us")
     add(f"{many_name}: load (views) vs TF full load, warm", g(many, "bf.load", "x_tf_warm"), 40, True)
     add(f"{many_name}: open vs TF load_checkpoint+shape map, warm", g(many, "bf.open", "x_tf_warm"), 5, True)
-    add("bert: verify 1 thread vs CRC32C roofline, warm", g(bert, "bf.verify1", "x_roof_warm"), 0.95, True)
-    add("bert: verify 2 threads vs CRC32C roofline, warm", g(bert, "bf.verify2", "x_roof_warm"), 1.6, True)
-    add("bert: copy vs memcpy roofline, warm", g(bert, "bf.copy", "x_roof_warm"), 0.8, True)
+    add(f"{bert_name}: verify 1 thread vs CRC32C roofline, warm", g(bert, "bf.verify1", "x_roof_warm"), 0.95, True)
+    add(f"{bert_name}: verify 2 threads vs CRC32C roofline, warm", g(bert, "bf.verify2", "x_roof_warm"), 1.6, True)
+    add(f"{bert_name}: copy vs memcpy roofline, warm", g(bert, "bf.copy", "x_roof_warm"), 0.8, True)
     for v in ("bf.verify1", "bf.verify2", "bf.copy"):
-        add(f"bert: {v} cold vs plain read, cold", g(bert, v, "x_read_cold"), 0.9, True)
+        add(f"{bert_name}: {V.VARIANTS[v].label} vs plain read, cold", g(bert, v, "x_read_cold"), 0.9, True)
     rss = bert.get("bf.load", {}).get("rss")
-    data = results["workloads"].get("bert-quick" if quick else "bert", {}).get("data_bytes")
+    data = results["workloads"].get(bert_name, {}).get("data_bytes")
     add(
-        "bert: views, anonymous RSS growth / data bytes",
+        f"{bert_name}: views, anonymous RSS growth / data bytes",
         rss["anon_delta"] / data if rss and data else None, 0.05, False, "",
     )  # fmt: skip
     imp = results.get("import", {})
@@ -384,6 +428,21 @@ def table(results: dict) -> str:
         resid = [r.get("resident_after_drop") for r in w["variants"].values() if r.get("resident_after_drop") is not None]
         if resid:
             lines.append(f"(cold runs: at most {max(resid):.1%} of a file's pages were still cached after the drop)")
+        loads = {}
+        for vname, r in w["variants"].items():
+            if r.get("machine"):
+                group = "TF" if vname.startswith("tf.") else "bundlefast + baselines"
+                loads[group] = r["machine"]
+        if loads:
+            lines.append(
+                "(other processes kept busy, on average: "
+                + "; ".join(
+                    f"{m['other_cores']:.2f} of {os.cpu_count()} cores during the {g} timings"
+                    + (f", {m['steal_cores']:.2f} stolen by the hypervisor" if m["steal_cores"] >= 0.01 else "")
+                    for g, m in loads.items()
+                )
+                + ")"
+            )
     imp = results.get("import")
     if imp:
         lines.append("")
@@ -394,7 +453,8 @@ def table(results: dict) -> str:
             f"tensorflow {tf}{ratio}; bare interpreter {imp['python_s'] * 1e3:.1f} ms"
         )
     lines.append("")
-    lines.append("targets:")
+    lines.append("targets (issue #5; set for the full-size workloads, informative only with --quick):"
+                 if results["quick"] else "targets (issue #5):")
     for t in results["targets"]:
         mark = {True: "PASS", False: "FAIL", None: "n/a "}[t["pass"]]
         val = "-" if t["value"] is None else f"{t['value']:.3g}{t['unit']}"
@@ -491,7 +551,10 @@ def main(argv: list[str] | None = None) -> int:
         for v in wanted:
             if v.startswith("st.") and not meta.get("safetensors"):
                 continue
-            groups.setdefault(V.VARIANTS[v].library, []).append(v)
+            # TF in a child of its own (its threads and memory stay out of the
+            # other numbers); bundlefast and the baselines share one, interleaved.
+            lib = V.VARIANTS[v].library
+            groups.setdefault("tensorflow" if lib == "tensorflow" else "bundlefast + baselines", []).append(v)
         for lib, vs in groups.items():
             log(f"{name}: timing {lib}: {', '.join(vs)}")
             spec = {"work_dir": str(args.work_dir), "workload": name, "variants": vs, "warm": warm_n, "cold": cold_n}

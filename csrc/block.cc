@@ -45,6 +45,13 @@ Status ForEachBlockEntry(std::string_view block, const std::string& where, Block
   const char* const limit = base + restarts_begin;
   std::string key;
   uint32_t next_restart = 0;  // index into the restart array
+  // Keys share prefixes only within a run that starts at a restart point, and
+  // TF (like leveldb) restarts every 16 entries, so no key is longer than the
+  // bytes stored since its run began: the keys of a TF block add up to at most
+  // 16 times its size. A block with few restarts could otherwise expand a
+  // short prefix into gigabytes of keys (every key is kept) from a few KB.
+  const uint64_t max_key_bytes = 16 * size;
+  uint64_t key_bytes = 0;
   while (p < limit) {
     const uint64_t entry_offset = static_cast<uint64_t>(p - base);
     uint32_t shared, non_shared, value_len;
@@ -74,6 +81,13 @@ Status ForEachBlockEntry(std::string_view block, const std::string& where, Block
       ++next_restart;
     } else if (entry_offset == 0) {
       return BadBlock(where, "bad block contents: restart[0] is not 0", restarts_begin);
+    }
+    key_bytes += static_cast<uint64_t>(shared) + non_shared;
+    if (key_bytes > max_key_bytes) {
+      return BadBlock(where,
+                      "bad block contents: its keys expand to more than " + std::to_string(max_key_bytes) +
+                          " bytes, 16 times the block's size (too few restart points)",
+                      entry_offset);
     }
     key.resize(shared);
     key.append(q, non_shared);

@@ -22,6 +22,7 @@
 #include "crc32c.h"
 #include "dtype.h"
 #include "payload.h"
+#include "payload_overlap.h"
 #include "sigbus_guard.h"
 #include "slice_key.h"
 #include "table.h"
@@ -110,6 +111,7 @@ Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReade
   }
   const bool little = HostIsLittleEndian();
   r->needs_byte_swap_ = (r->header_.endianness == 1 && little) || (r->header_.endianness == 0 && !little);
+  FlagOverlappingPayloads(r->index_path_, r->keys_, r->entries_, &r->entry_errors_);
   r->FindSliceEntries();
   *out = std::move(r);
   return Status::OK();
@@ -118,12 +120,31 @@ Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReade
 void BundleReader::FindSliceEntries() {
   hidden_.assign(keys_.size(), false);
   for (size_t i = 0; i < entries_.size(); ++i) {
-    if (entries_[i].slices.empty() || entry_errors_.count(i)) continue;
-    for (size_t j = 0; j < entries_[i].slices.size(); ++j) {
-      const int64_t k = Find(EncodeTensorNameSlice(keys_[i], entries_[i].slices[j]));
-      if (k < 0 || static_cast<size_t>(k) == i) continue;  // missing: reported when read
-      hidden_[static_cast<size_t>(k)] = true;
-      slice_owner_.emplace(static_cast<size_t>(k), std::make_pair(i, j));
+    const std::vector<TensorSlice>& slices = entries_[i].slices;
+    if (slices.empty() || entry_errors_.count(i)) continue;
+    // Every slice key of tensor `name` starts with OC_uint(0) ‖ OC_str(name),
+    // and that prefix belongs to no other name (OC_str ends in 00 01, which
+    // the escaped name cannot contain). So walk the index keys that start
+    // with it and look their remainder up among the listed slices, instead of
+    // encoding and finding one key per listed slice: a hostile entry can list
+    // a million slices of a long name, and this way each index key is looked
+    // at once, whatever the entry lists.
+    std::string prefix;
+    OrderedCodeWriteNumIncreasing(&prefix, 0);
+    OrderedCodeWriteString(&prefix, keys_[i]);
+    auto it = std::lower_bound(keys_.begin(), keys_.end(), prefix);
+    if (it == keys_.end() || it->compare(0, prefix.size(), prefix) != 0) continue;  // no slice entries
+    std::unordered_map<std::string, size_t> slice_of_suffix;  // key after the prefix -> first j
+    const size_t empty_name = EncodeTensorNameSlice("", TensorSlice()).size() - 1;  // OC_uint(0) ‖ OC_str("")
+    for (size_t j = 0; j < slices.size(); ++j) {
+      slice_of_suffix.emplace(EncodeTensorNameSlice("", slices[j]).substr(empty_name), j);
+    }
+    for (; it != keys_.end() && it->compare(0, prefix.size(), prefix) == 0; ++it) {
+      const auto found = slice_of_suffix.find(it->substr(prefix.size()));
+      const auto k = static_cast<size_t>(it - keys_.begin());
+      if (found == slice_of_suffix.end() || k == i) continue;  // a key no listed slice makes
+      hidden_[k] = true;
+      slice_owner_.emplace(k, std::make_pair(i, found->second));
     }
   }
   visible_.clear();

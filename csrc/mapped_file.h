@@ -39,15 +39,32 @@ class MappedFile {
   // because a hint can only change speed, never results.
   void Advise(Advice advice, uint64_t offset, uint64_t n) const;
 
+  // A new read-only descriptor of this same file, for ReadAt(), or -1: the
+  // path is opened again and must still name the file that was mapped (same
+  // device and inode), so a file replaced since is never read. Bulk copies
+  // use it to pread() into their destination instead of copying out of the
+  // mapping: no page-table work for the source, no file pages added to the
+  // process's RSS, and a cold file is read by the read() path's readahead.
+  // The caller closes it with CloseFd().
+  int OpenForRead() const;
+
  private:
-  MappedFile(std::string path, const char* data, uint64_t size, bool mapped)
-      : path_(std::move(path)), data_(data), size_(size), mapped_(mapped) {}
+  MappedFile(std::string path, const char* data, uint64_t size, bool mapped, uint64_t dev = 0, uint64_t ino = 0)
+      : path_(std::move(path)), data_(data), size_(size), mapped_(mapped), dev_(dev), ino_(ino) {}
 
   const std::string path_;
   const char* const data_;
   const uint64_t size_;
   const bool mapped_;  // false for the empty-file case: nothing to munmap
+  const uint64_t dev_;  // identity of the mapped file, for OpenForRead()
+  const uint64_t ino_;
 };
+
+// pread() of exactly n bytes at `offset` of `fd` into dst, retrying short
+// reads and EINTR. False if the file ended first (it shrank) or a read failed;
+// dst is then partly written.
+bool ReadAt(int fd, uint64_t offset, char* dst, uint64_t n);
+void CloseFd(int fd);
 
 // Reads the whole file at `path` into `*out` with ordinary reads (used for the
 // `.index`, which is small and parsed once: a private copy cannot be changed

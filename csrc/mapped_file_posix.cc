@@ -60,12 +60,51 @@ Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFil
     ::close(fd);
     return ErrnoStatus("mmap", path, EFBIG);
   }
+  struct stat st;
+  const bool have_id = ::fstat(fd, &st) == 0;
   void* p = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, fd, 0);
   const int err = errno;
   ::close(fd);  // the mapping keeps the file referenced
   if (p == MAP_FAILED) return ErrnoStatus("mmap", path, err);
-  out->reset(new MappedFile(path, static_cast<const char*>(p), size, true));
+  // dev 0 / ino 0 (fstat failed): OpenForRead() refuses, copies use the mapping.
+  out->reset(new MappedFile(path, static_cast<const char*>(p), size, true,
+                            have_id ? static_cast<uint64_t>(st.st_dev) : 0,
+                            have_id ? static_cast<uint64_t>(st.st_ino) : 0));
   return Status::OK();
+}
+
+int MappedFile::OpenForRead() const {
+  if (!mapped_ || (dev_ == 0 && ino_ == 0)) return -1;
+  int fd;
+  do {
+    fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_dev) != dev_ ||
+      static_cast<uint64_t>(st.st_ino) != ino_) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool ReadAt(int fd, uint64_t offset, char* dst, uint64_t n) {
+  while (n > 0) {
+    // Linux reads at most ~2 GiB per call; ask for no more than 1 GiB.
+    const size_t want = n < (1ull << 30) ? static_cast<size_t>(n) : size_t{1} << 30;
+    const ssize_t r = ::pread(fd, dst, want, static_cast<off_t>(offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;  // error, or end of file: the file shrank
+    dst += r;
+    offset += static_cast<uint64_t>(r);
+    n -= static_cast<uint64_t>(r);
+  }
+  return true;
+}
+
+void CloseFd(int fd) {
+  if (fd >= 0) ::close(fd);
 }
 
 MappedFile::~MappedFile() {

@@ -19,16 +19,23 @@ namespace bundlefast {
 std::vector<uint32_t> ChecksumRanges(const std::vector<const char*>& data, const std::vector<uint64_t>& size,
                                      int threads, size_t* faulted = nullptr);
 
+class MappedFile;
+
 struct CopyJob {
   char* dst;
   const char* src;
   uint64_t size;
   int swap_unit;  // 1: plain copy; 2, 4, 8: reverse the bytes of each unit
+  // The mapping `src` lies in, if any. Then big pieces are pread() from the
+  // file straight into dst instead of copied out of the mapping (see
+  // MappedFile::OpenForRead); the mapping is the fallback.
+  const MappedFile* file = nullptr;
 };
 
-// Performs every copy, concurrently and in pieces, reading the sources under
-// GuardMappedRead. Returns false if a read faulted (a mapped file shrank), with
-// `*faulted` (if given) the first such job; its destination is incomplete.
+// Performs every copy, concurrently and in pieces, reading the sources with
+// pread() or, from mappings, under GuardMappedRead. Returns false if a read
+// faulted (a mapped file shrank), with `*faulted` (if given) the first such
+// job; its destination is incomplete.
 [[nodiscard]] bool CopyRanges(const std::vector<CopyJob>& jobs, int threads, size_t* faulted = nullptr);
 
 // Reverses the byte order of each `unit`-byte element of [src, src + size)

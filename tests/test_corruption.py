@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import bundlefast
@@ -113,6 +113,7 @@ def mutations(draw: st.DrawFn, size: int) -> tuple[str, int, bytes]:
     """(kind, position, bytes): flip XORs one byte, insert adds bytes, delete removes
     len(bytes) bytes, truncate cuts the file at the position."""
     kind = draw(st.sampled_from(["flip", "flip", "truncate", "insert", "delete"]))
+    event(kind)  # shown by --hypothesis-show-statistics
     pos = draw(st.integers(0, max(size - 1, 0)))
     if kind == "flip":
         return kind, pos, bytes([draw(st.integers(1, 255))])

@@ -74,6 +74,16 @@ py::handle NumpyDtype(int32_t dtype, const BundleReader& reader, size_t index) {
 }
 
 py::object KeyToStr(const std::string& key) {
+  // Nearly every key is ASCII: then the str is a copy of the bytes, made
+  // without the decoder (keys are built once per reader, ~50k of them).
+  bool ascii = true;
+  for (const char c : key) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  if (ascii) {
+    PyObject* s = PyUnicode_New(static_cast<Py_ssize_t>(key.size()), 0x7f);
+    if (!s) throw py::error_already_set();
+    std::memcpy(PyUnicode_DATA(s), key.data(), key.size());
+    return py::reinterpret_steal<py::object>(s);
+  }
   // Keys are arbitrary bytes; surrogateescape round-trips the non-UTF-8 ones.
   PyObject* s = PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), "surrogateescape");
   if (!s) throw py::error_already_set();
@@ -313,6 +323,8 @@ class PyReader {
     reader_->Close();
     shard_handles_.clear();
     sparse_shard_handles_.clear();
+    last_file_ = nullptr;
+    last_handle_ = py::object();
   }
 
  private:
@@ -396,6 +408,10 @@ class PyReader {
   }
 
   py::object ShardHandle(const BundleReader::Payload& p) {
+    // Consecutive tensors are nearly always in the same shard: skip the
+    // lookup and the pybind11 cast (~60 ns a tensor). last_handle_ keeps that
+    // MappedFile alive, so the pointer cannot be reused by another mapping.
+    if (last_handle_ && last_file_ == p.file.get()) return last_handle_;
     const int32_t shard = p.entry->shard_id;
     if (shard < 64 && shard_handles_.size() <= static_cast<size_t>(shard)) {
       shard_handles_.resize(static_cast<size_t>(shard) + 1);
@@ -403,6 +419,8 @@ class PyReader {
     // A vector for the usual few shards, a map for the rest (ids may be huge).
     py::object& h = shard < 64 ? shard_handles_[static_cast<size_t>(shard)] : sparse_shard_handles_[shard];
     if (!h || h.cast<const MappedFileHandle&>().file != p.file) h = py::cast(MappedFileHandle{p.file});
+    last_file_ = p.file.get();
+    last_handle_ = h;
     return h;
   }
 
@@ -448,7 +466,8 @@ class PyReader {
         if (copy || swap) {
           // A big-endian bundle is returned in native order, which needs a copy.
           arrays[k] = MakeEmpty(descr, out_shape);
-          jobs.push_back(CopyJob{ArrayData(arrays[k]), item.payload.data, static_cast<uint64_t>(e.size), unit});
+          jobs.push_back(CopyJob{ArrayData(arrays[k]), item.payload.data, static_cast<uint64_t>(e.size), unit,
+                                 item.payload.file.get()});
           copied.push_back(k);
         } else {
           arrays[k] = MakeView(descr, out_shape, item.payload.data, ShardHandle(item.payload));
@@ -534,6 +553,8 @@ class PyReader {
   py::object keys_;
   std::vector<py::object> shard_handles_;
   std::unordered_map<int32_t, py::object> sparse_shard_handles_;
+  const MappedFile* last_file_ = nullptr;  // the file of last_handle_ (ShardHandle's fast path)
+  py::object last_handle_;
 };
 
 }  // namespace

@@ -132,6 +132,9 @@ def load(
     Returns:
         A dict of arrays. Scalars are 0-d arrays; string tensors are object arrays
         of ``bytes``. Views stay valid after the call: each keeps its shard mapped.
+        A view reads the file when it is used, so touching it after the shard file
+        was truncated raises SIGBUS in NumPy. With ``copy=True`` every byte is read
+        here and nothing is a view: a truncated shard raises ``BundleOSError`` (EIO).
 
     Raises:
         TensorNotFoundError: a name in ``names`` is not in the checkpoint.

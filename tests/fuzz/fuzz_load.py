@@ -29,9 +29,8 @@ import bundlefast  # noqa: E402
 from bundle_surgery import fix_block_trailers  # noqa: E402
 from bundlefast.errors import BundleError  # noqa: E402
 
-_WORK = Path(tempfile.mkdtemp(prefix="bundlefast-atheris-"))
-_PREFIX = _WORK / "b"
 _ALLOWED = (BundleError, OSError)
+_WORK: Path | None = None
 
 
 def _touch(array: np.ndarray) -> None:
@@ -43,26 +42,38 @@ def _touch(array: np.ndarray) -> None:
         np.ascontiguousarray(array).view(np.uint8).sum()
 
 
-def run_one(data: bytes) -> None:
+def run_one(data: bytes, work: Path | None = None) -> None:
+    """Write the input as a bundle into `work` (default: a private temporary directory)
+    and read it every way the API allows; only bundlefast errors may escape."""
+    global _WORK
+    if work is None:
+        _WORK = _WORK or Path(tempfile.mkdtemp(prefix="bundlefast-atheris-"))
+        work = _WORK
     if len(data) < 4:
         return
     (n,) = struct.unpack_from("<I", data)
     n = min(n, len(data) - 4)
     index, shard = fix_block_trailers(data[4 : 4 + n], bundlefast.masked_crc32c), data[4 + n :]
-    for p in _WORK.iterdir():
+    for p in work.iterdir():
         p.unlink()
-    _PREFIX.with_name("b.index").write_bytes(index)
+    prefix = work / "b"
+    (work / "b.index").write_bytes(index)
     for shards in (1, 2, 3):
         for i in range(shards):
-            _PREFIX.with_name(f"b.data-{i:05d}-of-{shards:05d}").write_bytes(shard)
+            (work / f"b.data-{i:05d}-of-{shards:05d}").write_bytes(shard)
+    read_all(prefix)
+
+
+def read_all(prefix: Path) -> None:
+    """Every way of reading the bundle at `prefix`; only bundlefast errors may escape."""
     for kwargs in ({}, {"verify": True}, {"copy": True}):
         try:
-            for array in bundlefast.load(_PREFIX, **kwargs).values():
+            for array in bundlefast.load(prefix, **kwargs).values():
                 _touch(array)
         except _ALLOWED:
             pass
     try:
-        reader = bundlefast.open(_PREFIX)
+        reader = bundlefast.open(prefix)
     except _ALLOWED:
         return
     with reader:
@@ -77,6 +88,23 @@ def run_one(data: bytes) -> None:
                         _touch(lazy[..., :1])
                 except _ALLOWED:
                     pass
+        try:
+            reader.friendly_names(include_slots=True)  # parses the object graph, if any
+        except _ALLOWED:
+            pass
+    # The tf.train look-alike: its own listing and conversions.
+    try:
+        checkpoint = bundlefast.load_checkpoint(prefix)
+        checkpoint.get_variable_to_shape_map()
+        checkpoint.get_variable_to_dtype_map()
+        checkpoint.debug_string()
+    except _ALLOWED:
+        return
+    for name in list(checkpoint.get_variable_to_shape_map())[:50]:
+        try:
+            checkpoint.get_tensor(name)
+        except _ALLOWED:
+            pass
 
 
 def main() -> None:
