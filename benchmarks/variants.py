@@ -182,8 +182,9 @@ def _read_into(path: str, chunk: int | None) -> Any:
 
 
 def _roof_read(wl: Workload) -> Any:
-    # 16 MiB per readinto, as cat or shutil would: one read() of the whole file
-    # is bimodal on Linux 6.18 (cold 440 MB: ~180 ms or ~1000 ms from run to run).
+    # 16 MiB per readinto, as cat or shutil would read. It and the single call
+    # below are both bimodal cold on Linux 6.18 (440 MB: ~155 ms or 200-1000
+    # ms from run to run); run.py takes the faster median as the roofline.
     return _read_into(wl.data, READ_CHUNK)
 
 

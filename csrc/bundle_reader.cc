@@ -104,6 +104,12 @@ Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReade
   r->index_path_ = prefix + ".index";
   std::string index;
   BF_RETURN_IF_ERROR(ReadFileToString(r->index_path_, &index));
+  // An index entry takes >= ~20 bytes (key, BundleEntryProto): reserving for
+  // index.size() / 24 entries spares most of the regrowth (copies and fresh
+  // pages) at 50k tensors. Capped: a huge or hostile index just grows as usual.
+  const size_t guess = std::min<size_t>(index.size() / 24, size_t{1} << 18);
+  r->keys_.reserve(guess);
+  r->entries_.reserve(guess);
   EntryCollector collector(r->index_path_, &r->header_, &r->keys_, &r->entries_, &r->entry_errors_);
   BF_RETURN_IF_ERROR(ForEachTableEntry(index, r->index_path_, &collector));
   if (!collector.seen_header()) {

@@ -66,14 +66,33 @@ void Handler(int sig, siginfo_t* info, void* context) {
   Chain(sig, info, context);
 }
 
-void Install() {
+std::mutex g_install_mu;
+
+// Installs Handler, chaining to whatever was installed before. Callers hold
+// g_install_mu.
+void InstallLocked() {
   struct sigaction sa = {};
   sa.sa_sigaction = Handler;
   sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   g_installed.store(sigaction(SIGBUS, &sa, &g_previous) == 0, std::memory_order_release);
 }
+
+void Install() {
+  std::lock_guard<std::mutex> lock(g_install_mu);
+  InstallLocked();
+}
 }  // namespace
+
+void EnsureSigbusHandler() {
+  std::call_once(g_install_once, Install);
+  std::lock_guard<std::mutex> lock(g_install_mu);
+  struct sigaction current;
+  if (sigaction(SIGBUS, nullptr, &current) != 0) return;
+  // Put back only over the default action: a handler installed after ours
+  // either chains to us (faulthandler does) or is the user's choice.
+  if ((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL) InstallLocked();
+}
 
 namespace internal {
 

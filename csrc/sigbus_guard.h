@@ -46,6 +46,13 @@ bool GuardMappedRead(const void* begin, uint64_t size, Fn&& fn) {
                               const_cast<void*>(static_cast<const void*>(&fn)));
 }
 
+// Installs the SIGBUS handler now if it is not installed, or again if it was
+// removed since and SIGBUS is back at its default action: e.g.
+// faulthandler.disable() restores the handler that preceded faulthandler,
+// dropping ours if we came later. The bindings call it once per read call (one
+// sigaction() query); guarded reads themselves only install it the first time.
+void EnsureSigbusHandler();
+
 // The Status for a guarded read that faulted: kIOError with EIO, naming the
 // file, the tensor and the byte range, and saying what happened.
 Status MappedReadFault(const std::string& path, const std::string& what, uint64_t offset, uint64_t size);

@@ -478,3 +478,16 @@ def test_a_million_slices_of_a_long_name_cost_one_pass(tmp_path):
         with pytest.raises(errors.CorruptionError, match=r"stored slice 0 of 200000 .*has rank 0, but the tensor"):
             r.get_array(name.decode())
     assert time.perf_counter() - t0 < 10
+
+
+def test_missing_name_with_a_lone_surrogate_is_tensor_not_found(tmp_path):
+    """Non-UTF-8 keys are spelled with lone surrogates; a missing one must be a KeyError,
+    not pybind11's RuntimeError from casting the name for the message."""
+    b = BundleBuilder()
+    b.add(b"\xffkey", np.arange(2, dtype=np.int8))
+    b.write(tmp_path / "m")
+    with bundlefast.open(tmp_path / "m") as r:
+        assert r["\udcffkey"].tolist() == [0, 1]
+        with pytest.raises(errors.TensorNotFoundError, match=r"tensor '\\xffother' not found in .*m\.index"):
+            r["\udcffother"]
+        assert "\udcffother" not in r and r.get("\udcffother") is None

@@ -133,3 +133,22 @@ def test_copy_true_is_the_safe_path(tmp_path):
     """)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "raised 5" in out.stdout
+
+
+def test_the_guard_survives_faulthandler_being_disabled(tmp_path):
+    """faulthandler.disable() restores the handler from before faulthandler: if that was
+    the default, ours is gone. The next read puts it back."""
+    out = _child(tmp_path, """
+        import faulthandler
+        try:
+            reader.get_array("big", copy=True)      # installs ours after faulthandler's
+        except errors.BundleOSError:
+            print("first raised", flush=True)
+        faulthandler.disable()                     # back to SIG_DFL: ours is dropped
+        try:
+            reader.get_array("big", verify=True)
+        except errors.BundleOSError:
+            print("second raised", flush=True)
+    """)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert "first raised" in out.stdout and "second raised" in out.stdout

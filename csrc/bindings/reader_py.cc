@@ -76,9 +76,9 @@ py::handle NumpyDtype(int32_t dtype, const BundleReader& reader, size_t index) {
 py::object KeyToStr(const std::string& key) {
   // Nearly every key is ASCII: then the str is a copy of the bytes, made
   // without the decoder (keys are built once per reader, ~50k of them).
-  bool ascii = true;
-  for (const char c : key) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
-  if (ascii) {
+  unsigned char bits = 0;
+  for (const char c : key) bits |= static_cast<unsigned char>(c);  // vectorizes, unlike an early exit
+  if (bits < 0x80) {
     PyObject* s = PyUnicode_New(static_cast<Py_ssize_t>(key.size()), 0x7f);
     if (!s) throw py::error_already_set();
     std::memcpy(PyUnicode_DATA(s), key.data(), key.size());
@@ -212,10 +212,13 @@ class PyReader {
   // The entry of a listed name. Hidden slice entries are not found, so that
   // keys(), `in` and [] agree (a Mapping), as in TF's CheckpointReader.
   size_t Index(py::handle name) const {
-    const int64_t i = reader_->Find(NameToKey(name));
+    const std::string key = NameToKey(name);
+    const int64_t i = reader_->Find(key);
     if (i < 0 || reader_->hidden(static_cast<size_t>(i))) {
       const std::string what = i < 0 ? " not found in " : " is a slice entry of a partitioned tensor in ";
-      ThrowIfError(Status::NotFound("tensor '" + py::str(name).cast<std::string>() + "'" + what +
+      // The key's bytes, not str(name): a name holding a lone surrogate (how
+      // non-UTF-8 keys are spelled) has no UTF-8 form to cast to.
+      ThrowIfError(Status::NotFound("tensor '" + key + "'" + what +
                                     reader_->index_path() +
                                     (i < 0 ? "" : "; read the partitioned tensor by its own name")));
     }
@@ -331,6 +334,7 @@ class PyReader {
   // Phase 1, with the GIL released: locate every payload (or plan the
   // pieces of a region), verify checksums, parse strings and variants.
   void Prepare(std::vector<Item>* items, bool verify) {
+    EnsureSigbusHandler();  // before any guarded read of this call (sigbus_guard.h)
     for (Item& item : *items) {
       ThrowIfError(reader_->entry(item.index, &item.entry));
       if (!item.region && item.entry->slices.empty()) {

@@ -6,7 +6,7 @@
 # the atheris harness over the Python API, if atheris can be installed. Prints
 # each target's execution count. Exits 1 if any target found a crash, a hang
 # (-timeout) or an allocation the input does not justify (-malloc_limit_mb);
-# the input is left in $BUNDLEFAST_FUZZ_DIR/artifacts: add it to
+# the input is left in build/fuzz/artifacts (or $BUNDLEFAST_FUZZ_DIR): add it to
 # tests/fuzz/regressions/{bundle,tensor}/ with the fix.
 #
 #   tests/fuzz/run_fuzz.sh 60            # 60 s per target
@@ -14,7 +14,7 @@
 set -euo pipefail
 seconds=${1:-60}
 src=$(cd "$(dirname "$0")/../.." && pwd)
-out=${BUNDLEFAST_FUZZ_DIR:-/tmp/bundlefast-fuzz}
+out=${BUNDLEFAST_FUZZ_DIR:-$src/build/fuzz}  # inside the tree (ignored): never a stale cache
 py=${PYTHON:-python3}
 mkdir -p "$out/artifacts" "$out/logs"
 
@@ -35,8 +35,13 @@ echo "run_fuzz: building the libFuzzer targets"
 rm -rf "$out/seeds"
 "$py" "$src/tests/fuzz/make_seeds.py" "$out/seeds"
 
-# The harnesses write their bundles under $TMPDIR: keep that in memory.
-if [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
+# The harnesses write their bundles under $TMPDIR: a private directory, in
+# memory if possible, removed at the end.
+shm=/tmp
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then shm=/dev/shm; fi
+TMPDIR=$(mktemp -d "$shm/bundlefast-fuzz.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export BUNDLEFAST_NUM_THREADS=2

@@ -10,7 +10,7 @@
 #   tests/sanitize/run_asan.sh [pytest args...]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-out=${BUNDLEFAST_ASAN_DIR:-/tmp/bundlefast-asan}
+out=${BUNDLEFAST_ASAN_DIR:-$src/build/asan}  # inside the tree (ignored): never a stale cache
 py=${PYTHON:-python3}
 cxx=${CXX:-c++}
 mkdir -p "$out"
