@@ -83,27 +83,36 @@ class Payload:
     size: int
 
 
-def entry_payload(value: bytes) -> Payload:
-    """shard_id / offset / size of a serialized BundleEntryProto (fields 3, 4, 5)."""
-    fields = {3: 0, 4: 0, 5: 0}
+def fields(buf: bytes) -> list[tuple[int, int | bytes]]:
+    """Top-level (field number, value) pairs of a serialized proto: ints for varints,
+    bytes for length-delimited and fixed-width fields."""
+    out: list[tuple[int, int | bytes]] = []
     pos = 0
-    while pos < len(value):
-        tag, pos = varint(value, pos)
-        wire = tag & 7
+    while pos < len(buf):
+        tag, pos = varint(buf, pos)
+        field, wire = tag >> 3, tag & 7
+        value: int | bytes
         if wire == 0:
-            v, pos = varint(value, pos)
-            if tag >> 3 in fields:
-                fields[tag >> 3] = v
+            value, pos = varint(buf, pos)
         elif wire == 2:
-            n, pos = varint(value, pos)
-            pos += n
-        elif wire == 5:
-            pos += 4
-        elif wire == 1:
-            pos += 8
+            n, pos = varint(buf, pos)
+            value, pos = buf[pos : pos + n], pos + n
+        elif wire in (1, 5):
+            n = 8 if wire == 1 else 4
+            value, pos = buf[pos : pos + n], pos + n
         else:
             raise ValueError(f"wire type {wire}")
-    return Payload(fields[3], fields[4], fields[5])
+        out.append((field, value))
+    return out
+
+
+def entry_payload(value: bytes) -> Payload:
+    """shard_id / offset / size of a serialized BundleEntryProto (fields 3, 4, 5)."""
+    found = {3: 0, 4: 0, 5: 0}
+    for field, v in fields(value):
+        if field in found and isinstance(v, int):
+            found[field] = v
+    return Payload(found[3], found[4], found[5])
 
 
 def fix_block_trailers(index: bytes, masked_crc32c: Callable[[bytes], int]) -> bytes:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import bundlefast
+import bundle_surgery
 import tf_oracle
 from bundle_builder import (
     BundleBuilder,
@@ -34,35 +35,9 @@ def _copy_case(case: str, tmp_path: Path) -> Path:
     return dst / prefix.name
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
 def _shard_of(entry: bytes) -> int:
     """BundleEntryProto.shard_id (field 3); 0 when absent."""
-    pos, shard = 0, 0
-    while pos < len(entry):
-        tag, pos = _varint(entry, pos)
-        wire = tag & 7
-        if wire == 0:
-            value, pos = _varint(entry, pos)
-            if tag >> 3 == 3:
-                shard = value
-        elif wire == 2:
-            n, pos = _varint(entry, pos)
-            pos += n
-        elif wire == 5:
-            pos += 4
-        else:
-            pos += 8
-    return shard
+    return bundle_surgery.entry_payload(entry).shard
 
 
 def _shards_needed(prefix: Path) -> dict[str, set[int]]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import bundlefast
+import bundle_surgery
 import tf_oracle
 from bundle_builder import BundleBuilder, DataType, encode_entry, encode_slice_key, encode_varint, variant_payload
 from bundlefast import errors
@@ -26,36 +27,8 @@ ITERATOR_KEY = "it/.ATTRIBUTES/ITERATOR_STATE"
 # --------------------------------------------------------------------------------------
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
-def fields(buf: bytes) -> list[tuple[int, int | bytes]]:
-    """Top-level (field number, value) pairs of a serialized proto."""
-    out, pos = [], 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        field, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 2:
-            n, pos = _varint(buf, pos)
-            value, pos = buf[pos: pos + n], pos + n
-        elif wire == 5:
-            value, pos = buf[pos: pos + 4], pos + 4
-        elif wire == 1:
-            value, pos = buf[pos: pos + 8], pos + 8
-        else:
-            raise ValueError(f"wire type {wire}")
-        out.append((field, value))
-    return out
+_varint = bundle_surgery.varint
+fields = bundle_surgery.fields
 
 
 def variant_type_name(element: bytes) -> str:

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+import bundle_surgery
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -285,34 +287,7 @@ def check_info(info: Any, prefix: str | os.PathLike[str], tf_tensor: TFTensor, a
 
 def _proto_tags(buf: bytes) -> set[int]:
     """Field numbers present at the top level of a serialized proto."""
-    fields, p = set(), 0
-    while p < len(buf):
-        tag, p = _read_varint(buf, p)
-        field, wire = tag >> 3, tag & 7
-        fields.add(field)
-        if wire == 0:
-            _, p = _read_varint(buf, p)
-        elif wire == 2:
-            n, p = _read_varint(buf, p)
-            p += n
-        elif wire == 5:
-            p += 4
-        elif wire == 1:
-            p += 8
-        else:
-            raise ValueError(f"wire type {wire}")
-    return fields
-
-
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
+    return {field for field, _ in bundle_surgery.fields(buf)}
 
 
 def sliced_names(prefix: str | os.PathLike[str]) -> set[str]:
