@@ -110,16 +110,12 @@ def test_open_matches_tf(case):
 def test_load_checkpoint_returns_tf_types(case):
     """The TF-compatible reader returns exactly what TF's returns: numpy/ml_dtypes scalars
     for 0-d numeric tensors, ``bytes`` for a 0-d string, ndarrays otherwise."""
-    if not hasattr(bundlefast, "load_checkpoint"):
-        pytest.skip("bundlefast.load_checkpoint is not implemented yet")
     prefix = case_prefix(case)
     snap = tf_snapshot(prefix)
     reader = bundlefast.load_checkpoint(str(prefix))
-    if hasattr(reader, "get_variable_to_shape_map"):
-        assert reader.get_variable_to_shape_map() == {n: list(t.shape) for n, t in snap.items()}
+    assert reader.get_variable_to_shape_map() == {n: list(t.shape) for n, t in snap.items()}
     for name, t in snap.items():
-        if hasattr(reader, "has_tensor"):
-            assert reader.has_tensor(name)
+        assert reader.has_tensor(name)
         tf_oracle.assert_tf_compatible_value(reader.get_tensor(name), t.value, name)
 
 

@@ -107,13 +107,10 @@ def test_open_matches_tf(case):
 
 @pytest.mark.parametrize("case", LATER_CASES)
 def test_load_checkpoint_returns_tf_types(case):
-    if not hasattr(bundlefast, "load_checkpoint"):
-        pytest.skip("bundlefast.load_checkpoint is not implemented yet")
     prefix = case_prefix(case)
     snap = tf_snapshot(prefix)
     reader = bundlefast.load_checkpoint(str(prefix))
-    if hasattr(reader, "get_variable_to_shape_map"):
-        assert reader.get_variable_to_shape_map() == {n: list(t.shape) for n, t in snap.items()}
+    assert reader.get_variable_to_shape_map() == {n: list(t.shape) for n, t in snap.items()}
     for name in _readable(snap):
         tf_oracle.assert_tf_compatible_value(reader.get_tensor(name), snap[name].value, name)
 

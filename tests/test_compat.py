@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from tf_oracle import CORE_CASES, DATA_DIR, LATER_CASES, assert_tf_compatible_value, case_prefix
 
 import bundlefast
+import tf_oracle
 from bundlefast import compat
 from bundlefast.errors import BundleError, TensorNotFoundError, UnsupportedError
 
@@ -340,24 +341,10 @@ def test_index_path_quirk(tf):
 # --------------------------------------------------------------------------------------
 
 
-def _tf1_save(tf, directory: Path, *, v1: bool, sharded: bool = False) -> str:
-    tf1 = tf.compat.v1
-    with tf.Graph().as_default():
-        with tf1.device("/cpu:0"):
-            tf1.get_variable("a", [3], initializer=tf1.zeros_initializer())
-        with tf1.device("/cpu:1"):
-            tf1.get_variable("b", [2], initializer=tf1.ones_initializer())
-        version = tf1.train.SaverDef.V1 if v1 else tf1.train.SaverDef.V2
-        saver = tf1.train.Saver(write_version=version, sharded=sharded)
-        with tf1.Session(config=tf1.ConfigProto(device_count={"CPU": 2})) as sess:
-            sess.run(tf1.global_variables_initializer())
-            return saver.save(sess, str(directory / "model"), global_step=5, write_meta_graph=False)
-
-
 @pytest.mark.tf
 @pytest.mark.parametrize("sharded", [False, True], ids=["plain", "sharded"])
 def test_v1_checkpoint_refused(tf, tmp_path, sharded):
-    path = _tf1_save(tf, tmp_path, v1=True, sharded=sharded)
+    path = tf_oracle.tf1_save(tf, tmp_path, v1=True, sharded=sharded)
     assert tf.train.load_checkpoint(path).get_variable_to_shape_map() == {"a": [3], "b": [2]}
     assert bundlefast.latest_checkpoint(tmp_path) == tf.train.latest_checkpoint(str(tmp_path)) == path
     for arg in (path, tmp_path):
@@ -370,7 +357,7 @@ def test_moved_tf1_directory(tf, tmp_path):
     """TF1 Saver writes absolute paths; after a move TF finds nothing, and so do we."""
     old = tmp_path / "old"
     old.mkdir()
-    _tf1_save(tf, old, v1=False)
+    tf_oracle.tf1_save(tf, old, v1=False)
     new = tmp_path / "new"
     old.rename(new)
     assert tf.train.latest_checkpoint(str(new)) is None

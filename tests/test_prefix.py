@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tf_oracle import DATA_DIR
 
 import bundlefast
+import tf_oracle
 from bundlefast import _prefix
 from bundlefast._prefix import StateFileError, parse_checkpoint_state, resolve_prefix
 from bundlefast.errors import CorruptionError, UnsupportedError
@@ -245,16 +246,7 @@ def test_bad_state_files(tmp_path):
 
 def _tf1_v1_save(directory: Path, *, sharded: bool) -> str:
     tf = pytest.importorskip("tensorflow")
-    tf1 = tf.compat.v1
-    with tf.Graph().as_default():
-        with tf1.device("/cpu:0"):
-            tf1.get_variable("a", [3], initializer=tf1.zeros_initializer())
-        with tf1.device("/cpu:1"):
-            tf1.get_variable("b", [2], initializer=tf1.ones_initializer())
-        saver = tf1.train.Saver(write_version=tf1.train.SaverDef.V1, sharded=sharded)
-        with tf1.Session(config=tf1.ConfigProto(device_count={"CPU": 2})) as sess:
-            sess.run(tf1.global_variables_initializer())
-            return saver.save(sess, str(directory / "model"), global_step=3, write_meta_graph=False)
+    return tf_oracle.tf1_save(tf, directory, v1=True, sharded=sharded, global_step=3)
 
 
 @pytest.mark.tf

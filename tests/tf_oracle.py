@@ -295,3 +295,19 @@ def sliced_names(prefix: str | os.PathLike[str]) -> set[str]:
     hidden slice entries, so ``info(name)`` has no single shard/offset."""
     items = make_fixtures().index_items(Path(f"{prefix}.index"))
     return {k.decode() for k, v in items if k and k[:1] != b"\x00" and 7 in _proto_tags(v)}
+
+
+def tf1_save(tf: Any, directory: Path, *, v1: bool, sharded: bool = False, global_step: int = 5) -> str:
+    """Save variables a [3] (zeros, /cpu:0) and b [2] (ones, /cpu:1) with a TF1 Saver in
+    the V1 or V2 format; returns the path Saver.save returned."""
+    tf1 = tf.compat.v1
+    with tf.Graph().as_default():
+        with tf1.device("/cpu:0"):
+            tf1.get_variable("a", [3], initializer=tf1.zeros_initializer())
+        with tf1.device("/cpu:1"):
+            tf1.get_variable("b", [2], initializer=tf1.ones_initializer())
+        version = tf1.train.SaverDef.V1 if v1 else tf1.train.SaverDef.V2
+        saver = tf1.train.Saver(write_version=version, sharded=sharded)
+        with tf1.Session(config=tf1.ConfigProto(device_count={"CPU": 2})) as sess:
+            sess.run(tf1.global_variables_initializer())
+            return saver.save(sess, str(directory / "model"), global_step=global_step, write_meta_graph=False)
