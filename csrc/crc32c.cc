@@ -7,6 +7,8 @@
 // CPU of the target architecture (google/crc32c src/crc32c.cc is the model).
 #include "crc32c.h"
 
+#include <cstring>
+
 #include "cpu_features.h"
 #include "crc32c_internal.h"
 
@@ -81,6 +83,23 @@ const Dispatch& Active() {
 }  // namespace
 
 uint32_t Extend(uint32_t crc, const char* data, size_t n) { return Active().extend(crc, data, n); }
+
+uint32_t ExtendCopy(uint32_t crc, char* dst, const char* src, size_t n) {
+  // Copy a block, then checksum the copy while it is still in L1: the source
+  // is read from memory once. (A kernel that checksums in registers on the
+  // way may replace this; the contract stays.)
+  constexpr size_t kBlock = 16 << 10;
+  const ExtendFn extend = Active().extend;
+  while (n > 0) {
+    const size_t k = n < kBlock ? n : kBlock;
+    std::memcpy(dst, src, k);
+    crc = extend(crc, dst, k);
+    dst += k;
+    src += k;
+    n -= k;
+  }
+  return crc;
+}
 
 const char* BackendName(Backend backend) {
   switch (backend) {

@@ -19,6 +19,12 @@ uint32_t Extend(uint32_t crc, const char* data, size_t n);
 
 inline uint32_t Value(const char* data, size_t n) { return Extend(0, data, n); }
 
+// Copies src[0, n) to dst and returns Extend(crc, src, n), in one pass over
+// the bytes: the reader's verify+copy and the writer's copy into its buffer
+// both need the CRC of what they move, and a second pass would read memory
+// twice. REQUIRES: [dst, dst + n) and [src, src + n) do not overlap.
+uint32_t ExtendCopy(uint32_t crc, char* dst, const char* src, size_t n);
+
 // Returns crc32c(A || B) from crc_a = crc32c(A), crc_b = crc32c(B) and
 // len_b = |B|, in O(log len_b). Lets threads checksum pieces of one tensor.
 uint32_t Combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, deque
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._wire import WIRE_LEN, WIRE_VARINT, decode_str, fields, int32
 from .errors import CorruptionError
 
 if TYPE_CHECKING:
@@ -41,73 +42,6 @@ if TYPE_CHECKING:
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 VARIABLE_VALUE = "VARIABLE_VALUE"
 SLOT_SEPARATOR = "@"
-
-_WIRE_VARINT, _WIRE_FIXED64, _WIRE_LEN, _WIRE_FIXED32 = 0, 1, 2, 5
-
-
-# --------------------------------------------------------------------------------------
-# Protobuf wire format
-# --------------------------------------------------------------------------------------
-
-
-def _varint(buf: bytes, pos: int, end: int, what: str) -> tuple[int, int]:
-    """Decode a base-128 varint (at most 10 bytes, < 2**64) at ``pos``."""
-    result = 0
-    for i in range(10):
-        if pos >= end:
-            raise CorruptionError(f"{what}: truncated varint at byte {pos}")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << (7 * i)
-        if b < 0x80:
-            if i == 9 and b > 1:
-                raise CorruptionError(f"{what}: varint overflows 64 bits at byte {pos - 1}")
-            return result, pos
-    raise CorruptionError(f"{what}: varint longer than 10 bytes at byte {pos - 10}")
-
-
-def _fields(buf: bytes, start: int, end: int, what: str) -> Iterator[tuple[int, int, int, int]]:
-    """Yield ``(field number, wire type, value or start, end)`` for each field of the
-    message in ``buf[start:end]``. For varints and fixed fields the third item is the
-    value; for length-delimited fields it is the payload's start (payload: ``[v, end)``)."""
-    pos = start
-    while pos < end:
-        key_at = pos
-        key, pos = _varint(buf, pos, end, what)
-        number, wire = key >> 3, key & 7
-        if number == 0 or number > 0x1FFFFFFF:
-            raise CorruptionError(f"{what}: invalid field number {number} at byte {key_at}")
-        if wire == _WIRE_VARINT:
-            value, pos = _varint(buf, pos, end, what)
-            yield number, wire, value, pos
-        elif wire == _WIRE_LEN:
-            length, pos = _varint(buf, pos, end, what)
-            if length > end - pos:
-                raise CorruptionError(
-                    f"{what}: field {number} at byte {key_at} claims {length} bytes, only {end - pos} remain"
-                )
-            yield number, wire, pos, pos + length
-            pos += length
-        elif wire in (_WIRE_FIXED64, _WIRE_FIXED32):
-            size = 8 if wire == _WIRE_FIXED64 else 4
-            if size > end - pos:
-                raise CorruptionError(f"{what}: truncated fixed{size * 8} field {number} at byte {key_at}")
-            yield number, wire, int.from_bytes(buf[pos : pos + size], "little"), pos + size
-            pos += size
-        else:  # 3/4: groups (never used by these protos); 6/7: invalid
-            raise CorruptionError(f"{what}: unsupported wire type {wire} (field {number}) at byte {key_at}")
-
-
-def _int32(value: int) -> int:
-    """A varint as protobuf's int32: keep the low 32 bits, signed."""
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
-def _text(buf: bytes, start: int, end: int) -> str:
-    # surrogateescape, like the names the reader returns, so keys always compare equal.
-    return buf[start:end].decode("utf-8", "surrogateescape")
-
 
 # --------------------------------------------------------------------------------------
 # TrackableObjectGraph
@@ -184,31 +118,31 @@ class ObjectGraph:
 
 def _reference(buf: bytes, start: int, end: int, what: str) -> ObjectReference:
     node_id, name = 0, ""
-    for number, wire, a, b in _fields(buf, start, end, what):
-        if number == 1 and wire == _WIRE_VARINT:
-            node_id = _int32(a)
-        elif number == 2 and wire == _WIRE_LEN:
-            name = _text(buf, a, b)
+    for number, wire, a, b in fields(buf, start, end, what):
+        if number == 1 and wire == WIRE_VARINT:
+            node_id = int32(a)
+        elif number == 2 and wire == WIRE_LEN:
+            name = decode_str(buf, a, b)
     return ObjectReference(node_id, name)
 
 
 def _attribute(buf: bytes, start: int, end: int, what: str) -> SerializedTensor:
     text = ["", "", ""]
-    for number, wire, a, b in _fields(buf, start, end, what):
-        if 1 <= number <= 3 and wire == _WIRE_LEN:
-            text[number - 1] = _text(buf, a, b)
+    for number, wire, a, b in fields(buf, start, end, what):
+        if 1 <= number <= 3 and wire == WIRE_LEN:
+            text[number - 1] = decode_str(buf, a, b)
     return SerializedTensor(*text)
 
 
 def _slot(buf: bytes, start: int, end: int, what: str) -> SlotVariableReference:
     original, name, slot = 0, "", 0
-    for number, wire, a, b in _fields(buf, start, end, what):
-        if number == 1 and wire == _WIRE_VARINT:
-            original = _int32(a)
-        elif number == 2 and wire == _WIRE_LEN:
-            name = _text(buf, a, b)
-        elif number == 3 and wire == _WIRE_VARINT:
-            slot = _int32(a)
+    for number, wire, a, b in fields(buf, start, end, what):
+        if number == 1 and wire == WIRE_VARINT:
+            original = int32(a)
+        elif number == 2 and wire == WIRE_LEN:
+            name = decode_str(buf, a, b)
+        elif number == 3 and wire == WIRE_VARINT:
+            slot = int32(a)
     return SlotVariableReference(original, name, slot)
 
 
@@ -216,8 +150,8 @@ def _node(buf: bytes, start: int, end: int, what: str) -> TrackableObject:
     children: list[ObjectReference] = []
     attributes: list[SerializedTensor] = []
     slots: list[SlotVariableReference] = []
-    for number, wire, a, b in _fields(buf, start, end, what):
-        if wire != _WIRE_LEN:
+    for number, wire, a, b in fields(buf, start, end, what):
+        if wire != WIRE_LEN:
             continue
         if number == 1:
             children.append(_reference(buf, a, b, f"{what}.children[{len(children)}]"))
@@ -226,7 +160,7 @@ def _node(buf: bytes, start: int, end: int, what: str) -> TrackableObject:
         elif number == 3:
             slots.append(_slot(buf, a, b, f"{what}.slot_variables[{len(slots)}]"))
         elif number in (4, 5):  # registered_saver, has_checkpoint_values: only checked
-            for _ in _fields(buf, a, b, what):
+            for _ in fields(buf, a, b, what):
                 pass
     return TrackableObject(tuple(children), tuple(attributes), tuple(slots))
 
@@ -240,8 +174,8 @@ def parse_object_graph(data: bytes) -> ObjectGraph:
     """
     buf = bytes(data)
     nodes: list[TrackableObject] = []
-    for number, wire, a, b in _fields(buf, 0, len(buf), OBJECT_GRAPH_KEY):
-        if number == 1 and wire == _WIRE_LEN:
+    for number, wire, a, b in fields(buf, 0, len(buf), OBJECT_GRAPH_KEY):
+        if number == 1 and wire == WIRE_LEN:
             nodes.append(_node(buf, a, b, f"{OBJECT_GRAPH_KEY}: nodes[{len(nodes)}]"))
     graph = ObjectGraph(tuple(nodes))
     for i, node in enumerate(graph.nodes):
