@@ -19,35 +19,13 @@
 #include <cstring>
 
 #include "coding.h"
-#include "crc32c.h"
 #include "dtype.h"
-#include "payload.h"
-#include "payload_overlap.h"
-#include "sigbus_guard.h"
 #include "slice_key.h"
 #include "table.h"
-#include "variant_tensor.h"
 
 namespace bundlefast {
 
 namespace {
-// A key in quotes, control bytes escaped: names may hold NULs (and slice
-// keys always do), which would otherwise cut or garble a message.
-std::string Quoted(std::string_view key) {
-  std::string s = "'";
-  for (const char ch : key) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
-      char buf[5];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      s += buf;
-    } else {
-      s += ch;
-    }
-  }
-  return s + "'";
-}
-
 bool HostIsLittleEndian() {
   const uint16_t one = 1;
   unsigned char first;
@@ -66,8 +44,8 @@ class EntryCollector : public BlockVisitor {
     if (!seen_header_) {
       seen_header_ = true;
       if (!key.empty()) {
-        return Status::Corruption(index_path_ + ": first key is '" + std::string(key) +
-                                  "', expected the header entry \"\"");
+        return Status::Corruption(index_path_ + ": first key is " + Quoted(key) +
+                                  ", expected the header entry \"\"");
       }
       // V1 checkpoints use the same container; their header is a
       // SavedTensorSlices whose first field is length-delimited (tag 0x0a).
@@ -82,7 +60,7 @@ class EntryCollector : public BlockVisitor {
     entries_->emplace_back();
     Status s = DecodeBundleEntry(value, header_->num_shards, &entries_->back());
     if (!s.ok()) {
-      (*errors_)[entries_->size() - 1] = s.WithContext(index_path_ + ": entry '" + std::string(key) + "'");
+      (*errors_)[entries_->size() - 1] = s.WithContext(index_path_ + ": entry " + Quoted(key));
     }
     return Status::OK();
   }
@@ -98,12 +76,18 @@ class EntryCollector : public BlockVisitor {
 };
 }  // namespace
 
-Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReader>* out) {
+Status BundleReader::Open(const std::string& prefix, const SourceOpener& open,
+                          std::unique_ptr<BundleReader>* out) {
   std::unique_ptr<BundleReader> r(new BundleReader());
   r->prefix_ = prefix;
   r->index_path_ = prefix + ".index";
+  r->open_ = open;
   std::string index;
-  BF_RETURN_IF_ERROR(ReadFileToString(r->index_path_, &index));
+  {
+    std::shared_ptr<const ByteSource> source;
+    BF_RETURN_IF_ERROR(open(r->index_path_, &source));
+    BF_RETURN_IF_ERROR(ReadAll(*source, &index));
+  }
   // An index entry takes >= ~20 bytes (key, BundleEntryProto): reserving for
   // index.size() / 24 entries spares most of the regrowth (copies and fresh
   // pages) at 50k tensors. Capped: a huge or hostile index just grows as usual.
@@ -117,10 +101,41 @@ Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReade
   }
   const bool little = HostIsLittleEndian();
   r->needs_byte_swap_ = (r->header_.endianness == 1 && little) || (r->header_.endianness == 0 && !little);
-  FlagOverlappingPayloads(r->index_path_, r->keys_, r->entries_, &r->entry_errors_);
   r->FindSliceEntries();
+  r->CheckEntries();
   *out = std::move(r);
   return Status::OK();
+}
+
+void BundleReader::CheckEntries() {
+  payloads_by_shard_.reserve(entries_.size());
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const BundleEntry& e = entries_[i];
+    if (!e.slices.empty() || entry_errors_.count(i)) continue;
+    const int itemsize = DataTypeSize(e.dtype);
+    const uint64_t n = NumElements(e);
+    const auto size = static_cast<uint64_t>(e.size);
+    uint64_t expected;
+    if (itemsize > 0 && (!CheckedMul(n, static_cast<uint64_t>(itemsize), &expected) || expected != size)) {
+      entry_errors_[i] = Status::Corruption(Where(i) + ": invalid size in bundle entry: stored size " +
+                                            std::to_string(size) + ", expected " + std::to_string(n) +
+                                            " elements x " + std::to_string(itemsize) + " bytes (" +
+                                            DataTypeName(e.dtype) + " " + ShapeString(e.shape) + ")");
+      continue;
+    }
+    if (size == 0) continue;  // owns no bytes: may sit anywhere
+    const auto offset = static_cast<uint64_t>(e.offset);
+    const uint64_t end = size > UINT64_MAX - offset ? UINT64_MAX : offset + size;
+    payloads_by_shard_.emplace_back(e.shard_id, PayloadRange{offset, end, i});
+  }
+  // Keys are usually written in payload order already (TF2 saves in sorted
+  // order): then the sort is skipped.
+  const auto before = [](const std::pair<int32_t, PayloadRange>& a, const std::pair<int32_t, PayloadRange>& b) {
+    return a.first != b.first ? a.first < b.first : a.second.offset < b.second.offset;
+  };
+  if (!std::is_sorted(payloads_by_shard_.begin(), payloads_by_shard_.end(), before)) {
+    std::sort(payloads_by_shard_.begin(), payloads_by_shard_.end(), before);
+  }
 }
 
 void BundleReader::FindSliceEntries() {
@@ -179,21 +194,58 @@ std::string BundleReader::DataPath(int32_t shard) const {
   return prefix_ + buf;
 }
 
-Status BundleReader::Shard(int32_t shard, std::shared_ptr<const MappedFile>* out) {
+Status BundleReader::OpenShard(int32_t shard, std::shared_ptr<const OpenedShard>* out) {
   if (shard < 0 || shard >= header_.num_shards) {
     return Status::Corruption(index_path_ + ": shard " + std::to_string(shard) + " outside [0, " +
                               std::to_string(header_.num_shards) + ")");
   }
   std::lock_guard<std::mutex> lock(shard_mu_);
-  std::shared_ptr<const MappedFile>* slot;
+  std::shared_ptr<const OpenedShard>* slot;
   if (shard < kDenseShards) {
     if (dense_shards_.size() <= static_cast<size_t>(shard)) dense_shards_.resize(static_cast<size_t>(shard) + 1);
     slot = &dense_shards_[static_cast<size_t>(shard)];
   } else {
     slot = &sparse_shards_[shard];
   }
-  if (!*slot) BF_RETURN_IF_ERROR(MappedFile::Open(DataPath(shard), slot));  // a failure is not cached
+  if (*slot) {
+    *out = *slot;
+    return Status::OK();
+  }
+  auto opened = std::make_shared<OpenedShard>();
+  BF_RETURN_IF_ERROR(open_(DataPath(shard), &opened->source));  // a failure is not cached
+  // The overlap check, among the payloads of this shard that lie inside it: an
+  // entry that leaves the file fails alone (Locate) and takes no part here.
+  const auto first = std::lower_bound(
+      payloads_by_shard_.begin(), payloads_by_shard_.end(), shard,
+      [](const std::pair<int32_t, PayloadRange>& a, int32_t s) { return a.first < s; });
+  std::vector<PayloadRange> ranges;
+  const uint64_t file_size = opened->source->size();
+  for (auto it = first; it != payloads_by_shard_.end() && it->first == shard; ++it) {
+    if (it->second.end <= file_size) ranges.push_back(it->second);
+  }
+  const auto describe = [&](const PayloadRange& r) {
+    return Name(r.index) + " (shard " + std::to_string(shard) + ", offset " + std::to_string(r.offset) + ", " +
+           std::to_string(r.end - r.offset) + " bytes)";
+  };
+  for (const auto& [a, b] : FindOverlappingPayloads(ranges)) {
+    for (const auto& [self, other] : {std::make_pair(a, b), std::make_pair(b, a)}) {
+      const size_t i = ranges[self].index;
+      if (opened->overlap_errors.count(i)) continue;
+      opened->overlap_errors[i] = Status::Corruption(
+          index_path_ + ": entry " + Name(i) + ": its payload " + describe(ranges[self]) +
+          " overlaps the payload of " + describe(ranges[other]) + "; TF writes every payload once, so both "
+          "entries are refused");
+    }
+  }
+  *slot = std::move(opened);
   *out = *slot;
+  return Status::OK();
+}
+
+Status BundleReader::Shard(int32_t shard, std::shared_ptr<const ByteSource>* out) {
+  std::shared_ptr<const OpenedShard> opened;
+  BF_RETURN_IF_ERROR(OpenShard(shard, &opened));
+  *out = opened->source;
   return Status::OK();
 }
 
@@ -228,110 +280,35 @@ Status BundleReader::Locate(size_t i, Payload* out) {
                                    std::to_string(e->slices.size()) + " slices: it has no payload of its own");
   }
   BF_RETURN_IF_ERROR(CheckReadable(i, *e));
-  const int itemsize = DataTypeSize(e->dtype);
-  const uint64_t n = NumElements(*e);
-  const uint64_t size = static_cast<uint64_t>(e->size);
-  if (itemsize > 0) {
-    uint64_t expected;
-    if (!CheckedMul(n, static_cast<uint64_t>(itemsize), &expected) || expected != size) {
-      return Status::Corruption(Where(i) + ": invalid size in bundle entry: stored size " + std::to_string(size) +
-                                ", expected " + std::to_string(n) + " elements x " + std::to_string(itemsize) +
-                                " bytes (" + DataTypeName(e->dtype) + " " + ShapeString(e->shape) + ")");
-    }
-  }
-  std::shared_ptr<const MappedFile> file;
-  Status s = Shard(e->shard_id, &file);
+  std::shared_ptr<const OpenedShard> shard;
+  Status s = OpenShard(e->shard_id, &shard);
   if (!s.ok()) {
     return s.WithContext(Where(i) + " (shard " + std::to_string(e->shard_id) + " of " +
                          std::to_string(header_.num_shards) + ")");
   }
-  const uint64_t offset = static_cast<uint64_t>(e->offset);
-  if (!RangeInside(offset, size, file->size())) {
-    return Status::Corruption(file->path() + ": " + Name(i) + " (offset " + std::to_string(offset) + ", " +
-                              std::to_string(size) + " bytes) lies outside the " + std::to_string(file->size()) +
+  const ByteSource& source = *shard->source;
+  const auto offset = static_cast<uint64_t>(e->offset);
+  const auto size = static_cast<uint64_t>(e->size);  // checked against dtype and shape at Open
+  if (!RangeInside(offset, size, source.size())) {
+    return Status::Corruption(source.path() + ": " + Name(i) + " (offset " + std::to_string(offset) + ", " +
+                              std::to_string(size) + " bytes) lies outside the " + std::to_string(source.size()) +
                               "-byte file");
   }
+  if (!shard->overlap_errors.empty()) {
+    const auto it = shard->overlap_errors.find(i);
+    if (it != shard->overlap_errors.end()) return it->second;
+  }
   out->entry = e;
-  out->data = file->data() + offset;
-  out->file = std::move(file);
-  out->num_elements = n;
+  out->offset = offset;
+  out->size = size;
+  out->view = source.View(offset, size);
+  out->num_elements = NumElements(*e);
+  out->source = shard->source;
   return Status::OK();
 }
 
-Status BundleReader::VerifyPayloads(const std::vector<size_t>& indices, const std::vector<Payload>& payloads,
-                                    int threads) const {
-  std::vector<const Payload*> pointers(payloads.size());
-  for (size_t k = 0; k < payloads.size(); ++k) pointers[k] = &payloads[k];
-  return VerifyPayloads(indices, pointers, threads);
-}
-
-Status BundleReader::VerifyPayloads(const std::vector<size_t>& indices, const std::vector<const Payload*>& payloads,
-                                    int threads) const {
-  std::vector<size_t> which;
-  std::vector<const char*> data;
-  std::vector<uint64_t> sizes;
-  for (size_t k = 0; k < payloads.size(); ++k) {
-    if (DataTypeSize(payloads[k]->entry->dtype) == 0) continue;  // strings, variants: checked while decoding
-    which.push_back(k);
-    data.push_back(payloads[k]->data);
-    sizes.push_back(static_cast<uint64_t>(payloads[k]->entry->size));
-  }
-  size_t faulted;
-  const std::vector<uint32_t> crcs = ChecksumRanges(data, sizes, threads, &faulted);
-  if (faulted != SIZE_MAX) {
-    const Payload& p = *payloads[which[faulted]];
-    return MappedReadFault(p.file->path(), Name(indices[which[faulted]]), static_cast<uint64_t>(p.entry->offset),
-                           sizes[faulted]);
-  }
-  for (size_t j = 0; j < which.size(); ++j) {
-    const Payload& p = *payloads[which[j]];
-    const uint32_t stored = crc32c::Unmask(p.entry->masked_crc32c);
-    if (crcs[j] != stored) {
-      return Status::ChecksumMismatch(p.file->path() + ": crc32c mismatch for " + Name(indices[which[j]]) +
-                                      " (offset " + std::to_string(p.entry->offset) + ", " +
-                                      std::to_string(p.entry->size) + " bytes): stored " + Hex32(stored) +
-                                      ", computed " + Hex32(crcs[j]));
-    }
-  }
-  return Status::OK();
-}
-
-Status BundleReader::DecodeStrings(size_t i, const Payload& p, bool verify, std::vector<StringRef>* out) const {
-  const uint64_t size = static_cast<uint64_t>(p.entry->size);
-  Status s;
-  if (!GuardMappedRead(p.data, size, [&] {
-        s = DecodeStringTensor(p.data, size, p.num_elements, /*big_endian=*/header_.endianness == 1, verify,
-                               p.entry->masked_crc32c, out);
-      })) {
-    return MappedReadFault(p.file->path(), "string tensor " + Name(i), static_cast<uint64_t>(p.entry->offset), size);
-  }
-  return s.WithContext(p.file->path() + ": string tensor " + Name(i) + " (offset " + std::to_string(p.entry->offset) +
-                   ", " + std::to_string(p.entry->size) + " bytes)");
-}
-
-Status BundleReader::DecodeVariants(size_t i, const Payload& p, bool verify, std::vector<StringRef>* out) const {
-  if (needs_byte_swap_) {
-    return Status::NotSupported(Where(i) + " is a DT_VARIANT tensor in a bundle of the other byte order; "
-                                "byte-swapping the tensors nested in variants is not implemented (TF refuses too)");
-  }
-  const uint64_t size = static_cast<uint64_t>(p.entry->size);
-  Status s;
-  if (!GuardMappedRead(p.data, size, [&] {
-        s = DecodeVariantTensor(p.data, size, p.num_elements, verify, p.entry->masked_crc32c, out);
-      })) {
-    return MappedReadFault(p.file->path(), "variant tensor " + Name(i), static_cast<uint64_t>(p.entry->offset), size);
-  }
-  return s.WithContext(p.file->path() + ": variant tensor " + Name(i) + " (offset " + std::to_string(p.entry->offset) +
-                   ", " + std::to_string(p.entry->size) + " bytes)");
-}
-
-Status BundleReader::DecodeElements(size_t i, const Payload& p, bool verify, std::vector<StringRef>* out) const {
-  if (p.entry->dtype == DT_VARIANT) return DecodeVariants(i, p, verify, out);
-  return DecodeStrings(i, p, verify, out);
-}
-
-Status BundleReader::PlanRegion(size_t i, const Box& request, std::vector<Piece>* pieces) {
-  pieces->clear();
+Status BundleReader::FindParts(size_t i, const Box& request, std::vector<Part>* parts) {
+  parts->clear();
   const BundleEntry* e;
   BF_RETURN_IF_ERROR(entry(i, &e));
   const std::vector<int64_t>& shape = e->shape;
@@ -345,12 +322,12 @@ Status BundleReader::PlanRegion(size_t i, const Box& request, std::vector<Piece>
                                    "does not lie inside its shape " + ShapeString(shape));
   }
   if (e->slices.empty()) {  // TF registers an ordinary tensor as one full slice
-    Piece p;
+    Part p;
     p.index = i;
     BF_RETURN_IF_ERROR(Locate(i, &p.payload));
     p.stored = FullBox(shape);
-    p.overlap = request;
-    pieces->push_back(std::move(p));
+    p.needed = request;
+    parts->push_back(std::move(p));
     return Status::OK();
   }
   BF_RETURN_IF_ERROR(CheckReadable(i, *e));
@@ -389,7 +366,7 @@ Status BundleReader::PlanRegion(size_t i, const Box& request, std::vector<Piece>
                               std::to_string(request.NumElements()) + " elements of region " + BoxString(request));
   }
 
-  pieces->reserve(chosen.size());
+  parts->reserve(chosen.size());
   for (size_t c = 0; c < chosen.size(); ++c) {
     const size_t j = chosen[c];
     const std::string where = Where(i) + ": slice " + SliceString(e->slices[j]);
@@ -410,12 +387,12 @@ Status BundleReader::PlanRegion(size_t i, const Box& request, std::vector<Piece>
       return Status::Corruption(where + " has shape " + ShapeString(se->shape) + ", expected " +
                                 ShapeString(boxes[j].size));
     }
-    Piece p;
+    Part p;
     p.index = static_cast<size_t>(k);
     BF_RETURN_IF_ERROR(Locate(p.index, &p.payload));
     p.stored = std::move(boxes[j]);
-    p.overlap = std::move(overlaps[c]);
-    pieces->push_back(std::move(p));
+    p.needed = std::move(overlaps[c]);
+    parts->push_back(std::move(p));
   }
   return Status::OK();
 }

@@ -91,16 +91,6 @@ inline void PutVarint64(std::string* dst, uint64_t v) {
   dst->push_back(static_cast<char>(v));
 }
 
-// Number of bytes PutVarint64 writes for `v`.
-inline size_t VarintLength(uint64_t v) {
-  size_t len = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++len;
-  }
-  return len;
-}
-
 // Checked arithmetic for sizes read from disk; false on overflow.
 inline bool CheckedMul(uint64_t a, uint64_t b, uint64_t* out) {
   return !__builtin_mul_overflow(a, b, out);

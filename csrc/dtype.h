@@ -60,6 +60,17 @@ int DataTypeSwapUnit(int32_t dtype);
 // "DT_FLOAT", ...; "DT_<n>" for unknown values. Used in error messages.
 std::string DataTypeName(int32_t dtype);
 
+// TF's Python name ("float32", "qint8", "string", "variant"); "" for INVALID
+// and unknown values.
+const char* DataTypePythonName(int32_t dtype);
+
+// The type of the arrays get_tensor returns for `dtype`: a NumPy type name
+// ("float32", "object" for strings; quantized types as their plain integer
+// type), or an ml_dtypes attribute ("bfloat16", "int4", ...) with
+// *from_ml_dtypes set; null when there is none (RESOURCE, VARIANT, unknown).
+// The bindings resolve it lazily, so ml_dtypes is imported only when needed.
+const char* DataTypeNumpyName(int32_t dtype, bool* from_ml_dtypes);
+
 }  // namespace bundlefast
 
 #endif  // BUNDLEFAST_CSRC_DTYPE_H_

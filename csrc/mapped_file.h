@@ -13,11 +13,12 @@
 #include <memory>
 #include <string>
 
+#include "byte_source.h"
 #include "status.h"
 
 namespace bundlefast {
 
-class MappedFile {
+class MappedFile : public ByteSource {
  public:
   // Maps `path` read-only. The file descriptor is closed once the mapping
   // exists, so no descriptor is held per shard. A zero-byte file is a valid,
@@ -25,19 +26,24 @@ class MappedFile {
   // with errno and the path (ENOENT for a missing file).
   static Status Open(const std::string& path, std::shared_ptr<const MappedFile>* out);
 
-  ~MappedFile();
+  ~MappedFile() override;
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
   // Never null, even for an empty file, so zero-length views have a valid address.
   const char* data() const { return data_; }
-  uint64_t size() const { return size_; }
-  const std::string& path() const { return path_; }
-
-  enum class Advice { kNormal, kSequential, kWillNeed, kRandom };
-  // Best-effort page-cache hint for [offset, offset + n); errors are ignored
-  // because a hint can only change speed, never results.
-  void Advise(Advice advice, uint64_t offset, uint64_t n) const;
+  uint64_t size() const override { return size_; }
+  const std::string& path() const override { return path_; }
+  const char* View(uint64_t offset, uint64_t n) const override {
+    (void)n;
+    return data_ + offset;
+  }
+  // Ranges of at least kMinPreadBytes are pread() from a fresh descriptor
+  // (OpenForRead) straight into dst; smaller ones, and any the descriptor
+  // cannot serve, are copied out of the mapping under GuardMappedRead. A
+  // fault (the file shrank) is kIOError EIO naming the file.
+  Status Read(uint64_t offset, uint64_t n, char* dst) const override;
+  static constexpr uint64_t kMinPreadBytes = 64ull << 10;
 
   // A new read-only descriptor of this same file, for ReadAt(), or -1: the
   // path is opened again and must still name the file that was mapped (same
@@ -61,15 +67,13 @@ class MappedFile {
 };
 
 // pread() of exactly n bytes at `offset` of `fd` into dst, retrying short
-// reads and EINTR. False if the file ended first (it shrank) or a read failed;
-// dst is then partly written.
-bool ReadAt(int fd, uint64_t offset, char* dst, uint64_t n);
+// reads and EINTR. Errors: kIOError naming `path` (EIO if the file ended
+// first: it shrank); dst is then partly written.
+Status ReadAt(int fd, const std::string& path, uint64_t offset, char* dst, uint64_t n);
 void CloseFd(int fd);
 
-// Reads the whole file at `path` into `*out` with ordinary reads (used for the
-// `.index`, which is small and parsed once: a private copy cannot be changed
-// or truncated underneath us, unlike a mapping). Errors: kIOError.
-Status ReadFileToString(const std::string& path, std::string* out);
+// The kIOError for bytes that are gone: `path` was truncated after it was opened.
+Status ShrunkFileError(const std::string& path, const char* how);
 
 }  // namespace bundlefast
 

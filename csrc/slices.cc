@@ -13,7 +13,7 @@
 #include <numeric>
 #include <unordered_set>
 
-#include "payload.h"
+#include "byte_jobs.h"
 #include "sigbus_guard.h"
 
 namespace bundlefast {
@@ -183,16 +183,16 @@ std::vector<Box> SplitRegion(const Box& region, uint64_t target_elements) {
   return out;
 }
 
-bool CopyRegion(char* dst, const Box& dst_box, const char* src, const Box& src_box, const Box& region,
-                int itemsize, int swap_unit) {
+bool CopyRegion(char* dst, const Box& dst_box, const char* src, uint64_t src_first, const Box& src_box,
+                const Box& region, int itemsize, int swap_unit) {
   const auto item = static_cast<uint64_t>(itemsize);
   bool ok = true;
   // One guard per run, not around ForEachRun: a fault must not jump over its
   // vectors' destructors.
   ForEachRun(dst_box, src_box, region, [&](uint64_t d, uint64_t s, uint64_t n) {
     if (ok) {
-      ok = GuardMappedRead(src + s * item, n * item,
-                           [&] { CopySwapped(dst + d * item, src + s * item, n * item, swap_unit); });
+      const char* from = src + (s - src_first) * item;
+      ok = GuardMappedRead(from, n * item, [&] { CopySwapped(dst + d * item, from, n * item, swap_unit); });
     }
   });
   return ok;

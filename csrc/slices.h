@@ -70,13 +70,15 @@ bool ContiguousIn(const Box& region, const Box& outer, uint64_t* first_element);
 // by several threads. Returns {region} when it is small.
 std::vector<Box> SplitRegion(const Box& region, uint64_t target_elements);
 
-// Copies `region` from `src` (the row-major elements of box `src_box`) into
+// Copies `region` from `src` (the row-major elements of box `src_box`, from
+// element `src_first` on: a source may hold only the span a region needs) into
 // `dst` (those of `dst_box`), `itemsize` bytes per element, reversing each
 // `swap_unit`-byte unit when swap_unit > 1 (big-endian data). `src` may be a
 // mapped file that shrinks meanwhile: each run is read under GuardMappedRead,
 // and false means one faulted (the destination is then incomplete).
-[[nodiscard]] bool CopyRegion(char* dst, const Box& dst_box, const char* src, const Box& src_box,
-                              const Box& region, int itemsize, int swap_unit);
+// REQUIRES: every element of `region` at or after src_first in `src_box`.
+[[nodiscard]] bool CopyRegion(char* dst, const Box& dst_box, const char* src, uint64_t src_first,
+                              const Box& src_box, const Box& region, int itemsize, int swap_unit);
 
 // ---------------------------------------------------------------------------
 // Implementation of the template.

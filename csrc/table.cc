@@ -152,4 +152,23 @@ Status ForEachTableEntry(std::string_view file, const std::string& path, BlockVi
   return Status::OK();
 }
 
+TableKind SniffTable(std::string_view head, std::string_view tail, uint64_t file_size) {
+  if (file_size < kFooterSize || tail.size() != 8 || DecodeFixed64(tail.data()) != kTableMagicNumber) {
+    return TableKind::kNotTable;
+  }
+  // The first entry of the first block: shared = 0, non_shared = 0 (key ""),
+  // value length, value. V1 stores SavedTensorSlices{meta (field 1, bytes)},
+  // V2 BundleHeaderProto{num_shards (field 1, varint)}.
+  const char* p = head.data();
+  const char* limit = head.data() + head.size();
+  uint64_t shared, non_shared, value_size;
+  p = GetVarint64Ptr(p, limit, &shared);
+  if (p) p = GetVarint64Ptr(p, limit, &non_shared);
+  if (p) p = GetVarint64Ptr(p, limit, &value_size);
+  if (!p || shared != 0 || non_shared != 0 || p >= limit) return TableKind::kOtherTable;
+  if (*p == '\x0a') return TableKind::kV1Checkpoint;
+  if (*p == '\x08') return TableKind::kV2Index;
+  return TableKind::kOtherTable;
+}
+
 }  // namespace bundlefast

@@ -38,6 +38,13 @@ Status ReadBlock(std::string_view file, const BlockHandle& handle, const std::st
 // error message.
 Status ForEachTableEntry(std::string_view file, const std::string& path, BlockVisitor* visitor);
 
+// What a file is, told from its first bytes, its last 8 and its size
+// (FORMAT.md 1), without parsing it: not an SSTable; an SSTable whose first
+// entry is a V1 (TensorSliceReader) header, a V2 bundle header, or anything
+// else. `head` is the file's first (up to 64) bytes, `tail` its last 8.
+enum class TableKind { kNotTable, kOtherTable, kV1Checkpoint, kV2Index };
+TableKind SniffTable(std::string_view head, std::string_view tail, uint64_t file_size);
+
 }  // namespace bundlefast
 
 #endif  // BUNDLEFAST_CSRC_TABLE_H_

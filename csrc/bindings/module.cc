@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 
 #include "crc32c_py.h"
+#include "dtypes_py.h"
 #include "errors.h"
 #include "reader_py.h"
 
@@ -10,5 +11,6 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = BUNDLEFAST_VERSION;
   bundlefast::bindings::RegisterErrors(m);
   bundlefast::bindings::RegisterCrc32c(m);
+  bundlefast::bindings::RegisterDtypes(m);
   bundlefast::bindings::RegisterReader(m);
 }

@@ -94,12 +94,15 @@ __all__ = [
 ]
 
 
-def open(prefix: str | os.PathLike[str]) -> Reader:  # noqa: A001 - the API name is the point
+def open(prefix: str | os.PathLike[str], *, mmap: bool = True) -> Reader:  # noqa: A001 - the API name is the point
     """Open a checkpoint lazily: a read-only Mapping of name -> array, and a context manager.
 
     Args:
         prefix: the checkpoint prefix, a ``P.index``/``P.data-…`` path, a directory with a
             ``checkpoint`` state file or a single bundle, or a SavedModel directory.
+        mmap: map the data shards (the default: arrays can be zero-copy views). With
+            ``mmap=False`` shards are read with ``pread`` into owned arrays and never
+            mapped: for network filesystems, and files that may change underneath.
 
     Raises:
         FileNotFoundError: no checkpoint there (the message lists what was found).
@@ -110,7 +113,7 @@ def open(prefix: str | os.PathLike[str]) -> Reader:  # noqa: A001 - the API name
         >>> with bundlefast.open("ckpt-1") as r:
         ...     for name in r: print(name, r.info(name).shape)
     """
-    return Reader(prefix)
+    return Reader(prefix, mmap=mmap)
 
 
 def load(
@@ -119,6 +122,7 @@ def load(
     names: Iterable[str] | None = None,
     verify: bool = False,
     copy: bool = False,
+    mmap: bool = True,
 ) -> dict[str, np.ndarray]:
     """Read tensors of a checkpoint into ``{name: numpy array}``.
 
@@ -128,6 +132,8 @@ def load(
         verify: check each returned tensor's CRC32C (and both string checksums);
             this reads every byte, so it costs what a checksum of the data costs.
         copy: return owned, writable, aligned arrays instead of read-only views.
+        mmap: as for :func:`open`; with ``mmap=False`` every array is owned (read-only
+            unless ``copy=True``).
 
     Returns:
         A dict of arrays. Scalars are 0-d arrays; string tensors are object arrays
@@ -144,7 +150,7 @@ def load(
     Example:
         >>> w = bundlefast.load("ckpt-1", names=["w"], verify=True)["w"]
     """
-    with Reader(prefix) as reader:
+    with Reader(prefix, mmap=mmap) as reader:
         return reader.load(names, verify=verify, copy=copy)
 
 

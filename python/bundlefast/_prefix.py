@@ -30,6 +30,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import _core
 from .errors import BundleFileNotFoundError, CorruptionError, UnsupportedError
 
 __all__ = [
@@ -48,7 +49,6 @@ STATE_FILENAME = "checkpoint"
 _DATA_SUFFIX = re.compile(r"\.data-\d{5,}-of-\d{5,}$")
 # TF1 Saver(sharded=True, write_version=V1) names its checkpoint "P-?????-of-0000N".
 _V1_SHARD_PATTERN = re.compile(r"-\?{5}-of-(\d{5,})$")
-_SSTABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 _MAX_LISTED = 10
 
 
@@ -343,45 +343,10 @@ def checkpoint_files_exist(prefix: str) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while pos < len(buf) and shift < 64:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-    raise ValueError("bad varint")
-
-
 def _sstable_kind(path: Path) -> str | None:
     """'v1' for a V1 (TensorSliceReader) table, 'v2' for a V2 ``.index`` table,
-    'sstable' for another SSTable, None for anything else (FORMAT.md section 1)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            if size < 48:
-                return None
-            f.seek(size - 8)
-            magic = f.read(8)
-    except OSError:
-        return None
-    if magic != _SSTABLE_MAGIC:
-        return None
-    # The first entry of the first block: shared=0, non_shared=0 (key ""), value length,
-    # value. V1 stores SavedTensorSlices{meta (field 1)}, V2 BundleHeaderProto{num_shards (1)}.
-    try:
-        shared, pos = _read_varint(head, 0)
-        unshared, pos = _read_varint(head, pos)
-        _, pos = _read_varint(head, pos)
-    except ValueError:
-        return "sstable"
-    if shared or unshared or pos >= len(head):
-        return "sstable"
-    return {0x0A: "v1", 0x08: "v2"}.get(head[pos], "sstable")
+    'sstable' for another SSTable, None for anything else (the core tells them apart)."""
+    return _core.table_kind(str(path))
 
 
 def _v1_first_shard(p: Path) -> Path | None:

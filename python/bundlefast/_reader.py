@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _core, _dtypes
+from .errors import InvalidArgumentError
 from ._prefix import resolve_prefix
 from ._slicing import LazyTensor
 
@@ -42,7 +43,9 @@ class Reader(Mapping[str, "np.ndarray"]):
     """An opened TensorFlow checkpoint: a read-only Mapping of name -> array.
 
     Arrays are zero-copy, read-only views over the mapped data shards; a view
-    keeps its shard mapped after the reader is closed. Use as a context manager.
+    keeps its shard mapped after the reader is closed. With ``mmap=False`` shards are
+    read with ``pread`` into owned arrays instead and never mapped. Use as a context
+    manager.
 
     Example:
         >>> with bundlefast.open("ckpt-1") as r:
@@ -50,10 +53,10 @@ class Reader(Mapping[str, "np.ndarray"]):
         ...     r.info("dense/kernel/.ATTRIBUTES/VARIABLE_VALUE").shape
     """
 
-    def __init__(self, prefix: str | os.PathLike[str]) -> None:
-        _dtypes.install()
+    def __init__(self, prefix: str | os.PathLike[str], *, mmap: bool = True) -> None:
         self.prefix: Path = resolve_prefix(prefix)
-        self._core: Any = _core.Reader(str(self.prefix))
+        self._core: Any = _core.Reader(str(self.prefix), mmap)
+        self.mmap = mmap
         self._closed = False
 
     # -- Mapping --------------------------------------------------------------
@@ -106,6 +109,36 @@ class Reader(Mapping[str, "np.ndarray"]):
         """Several tensors at once (all by default); see :func:`bundlefast.load`."""
         return self._live().load(None if names is None else list(names), verify, copy)
 
+    def read_region(
+        self,
+        name: str,
+        start: list[int],
+        stop: list[int],
+        *,
+        shape: list[int] | None = None,
+        verify: bool = False,
+        copy: bool = False,
+    ) -> np.ndarray:
+        """The box ``[start[d], stop[d])`` of tensor ``name``, as an array of shape
+        ``stop - start`` (or ``shape``, any shape with as many elements). Reads only the
+        bytes needed; a contiguous region of one stored part is a view unless ``copy``.
+
+        Raises:
+            InvalidArgumentError: the box does not lie inside the tensor's shape.
+        """
+        return self._live().read_region(name, list(start), list(stop), shape, verify, copy)
+
+    def read_into(self, name: str, out: Any, *, verify: bool = False) -> None:
+        """Read the whole of tensor ``name`` (ordinary or partitioned, native byte order)
+        into ``out``: a writable, C-contiguous buffer of exactly the tensor's byte size
+        (e.g. a NumPy array or a framework tensor's memory). The GIL is released.
+
+        Raises:
+            InvalidArgumentError: ``out`` has the wrong size, or the tensor holds strings.
+            BufferError / TypeError: ``out`` is not a writable C-contiguous buffer.
+        """
+        self._live().read_into(name, out, verify)
+
     def verify(self, names: Iterable[str] | None = None) -> None:
         """Check the CRC32C of the named tensors (all by default).
 
@@ -116,19 +149,19 @@ class Reader(Mapping[str, "np.ndarray"]):
 
     def info(self, name: str) -> TensorInfo:
         """Metadata of ``name`` (dtype, shape, shard, offset, size, stored CRC)."""
-        enum, shape, shard, offset, size, crc, slices = self._live().info(name)
+        entry = self._live().info(name)
         return TensorInfo(
             name=name,
-            dtype=_dtypes.numpy_dtype(enum),
-            tf_dtype=_dtypes.tf_name(enum),
-            dtype_enum=enum,
-            shape=tuple(shape),
-            shard=shard,
-            offset=offset,
-            size=size,
-            crc32c=crc,
-            slices=slices,
-            data_path=self._core.data_path(shard),
+            dtype=_dtypes.numpy_dtype(entry.dtype),
+            tf_dtype=_dtypes.tf_name(entry.dtype),
+            dtype_enum=entry.dtype,
+            shape=tuple(entry.shape),
+            shard=entry.shard,
+            offset=entry.offset,
+            size=entry.size,
+            crc32c=entry.masked_crc32c,
+            slices=tuple(tuple(tuple(extent) for extent in s) for s in entry.slices),
+            data_path=self._core.data_path(entry.shard),
         )
 
     def friendly_names(self, *, include_slots: bool = False) -> dict[str, str]:
@@ -174,5 +207,5 @@ class Reader(Mapping[str, "np.ndarray"]):
     def _live(self) -> Any:
         if self._closed:
             msg = f"reader for {self.prefix} is closed"
-            raise ValueError(msg)
+            raise InvalidArgumentError(msg)
         return self._core

@@ -56,8 +56,7 @@ class LazyTensor:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         start, stop, out_shape, post = _plan(key, self.shape)
-        core = self._reader._live()
-        array = core.read_region(self.name, start, stop, out_shape, self._verify, self._copy)
+        array = self._reader.read_region(self.name, start, stop, shape=out_shape, verify=self._verify, copy=self._copy)
         if post is None:
             return array
         array = array[post]
@@ -66,7 +65,7 @@ class LazyTensor:
     def read(self, start: list[int], stop: list[int]) -> np.ndarray:
         """The box ``[start[d], stop[d])`` of every dimension ``d``, as an array of shape
         ``stop - start``."""
-        return self._reader._live().read_region(self.name, list(start), list(stop), None, self._verify, self._copy)
+        return self._reader.read_region(self.name, list(start), list(stop), verify=self._verify, copy=self._copy)
 
 
 def _plan(key: Any, shape: tuple[int, ...]) -> tuple[list[int], list[int], list[int], tuple[Any, ...] | None]:

@@ -161,10 +161,10 @@ def _enum_of(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value in _dtypes._SPEC else None
+        return value if value in _dtypes.known_enums() else None
     if isinstance(value, str):
         name = _NAME_ALIASES.get(value, value)
-        return next((e for e, (n, _) in _dtypes._SPEC.items() if n == name), None)
+        return _dtypes.enum_named(name)
     try:
         import numpy as np
 
@@ -174,10 +174,9 @@ def _enum_of(value: object) -> int | None:
     if dtype.names:  # TF's structured quantized dtypes
         name = dtype.names[0] if len(dtype.names) == 1 else ""
         return next((e for e in _QUANTIZED if _dtypes.tf_name(e) == name), None)
-    for e in _dtypes._SPEC:
-        if e not in _QUANTIZED and _dtypes.numpy_dtype(e) == dtype:
-            return e
-    return None
+    if dtype.kind == "V" or not dtype.isnative:  # raw void, or not this machine's byte order
+        return None
+    return next((e for e in _dtypes.enums_of_numpy_name(dtype.name) if e not in _QUANTIZED), None)
 
 
 # --------------------------------------------------------------------------------------
@@ -210,7 +209,8 @@ def _scan(
     core = reader._live()
     entries: dict[str, tuple[int, list[int]]] = {}
     for name in core.keys():  # noqa: SIM118 - the core reader is not a dict
-        enum, shape, _shard, _offset, _size, _crc, slices = core.info(name)
+        entry = core.info(name)
+        enum, shape, slices = entry.dtype, entry.shape, entry.slices
         entries[name] = (int(enum), [int(d) for d in shape])
         if slices:
             sliced.add(name)

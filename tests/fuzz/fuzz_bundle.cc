@@ -38,6 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   fuzz::ExerciseReader(reader.get());
   reader.reset();
+  if (BundleReader::Open(prefix, OpenFileSource, &reader).ok()) fuzz::ExerciseReader(reader.get());  // pread
+  reader.reset();
   for (const std::string& p : paths) std::remove(p.c_str());
   return 0;
 }

@@ -1,9 +1,9 @@
 // bundlefast fuzzing: what the libFuzzer targets share.
 //
 // Each target turns its input into real files (a bundle on disk, in a private
-// directory under $TMPDIR) and drives the same BundleReader calls the Python
-// bindings make: Open, every entry, Locate, checksum verification, string
-// decoding and the copy path. The only acceptable outcomes are OK and a
+// directory under $TMPDIR) and drives the same calls the Python bindings make:
+// BundleReader::Open, then ReadPlan over every entry (whole and regions,
+// verified or not, copied or viewed), with mapped and pread sources. The only acceptable outcomes are OK and a
 // non-OK Status; a crash, a sanitizer report or a hang is a bug.
 #ifndef BUNDLEFAST_TESTS_FUZZ_FUZZ_COMMON_H_
 #define BUNDLEFAST_TESTS_FUZZ_FUZZ_COMMON_H_
@@ -21,7 +21,7 @@
 #include "coding.h"
 #include "crc32c.h"
 #include "dtype.h"
-#include "payload.h"
+#include "read_plan.h"
 #include "slices.h"
 #include "table.h"
 
@@ -78,40 +78,30 @@ inline void FixBlockTrailers(std::string* file) {
   for (const BlockHandle& h : handles.all) fix(h);
 }
 
-// Partitioned tensors and regions, as read_region / get_array assemble them:
-// plan the pieces, verify them, then copy (fixed-width) or decode (strings,
-// variants) each one's part.
-inline void ExerciseRegion(BundleReader* reader, size_t i, const BundleEntry& e) {
-  Box request = FullBox(e.shape);
-  if (e.slices.empty()) {  // an ordinary tensor: ask for its "middle third"
-    for (size_t d = 0; d < request.rank(); ++d) {
-      request.start[d] = request.size[d] / 3;
-      request.size[d] -= request.start[d];
+// One read through ReadPlan, as the bindings do it: plan, prepare, give every
+// filled result its own buffer, fill; then every string element is copied.
+// Any failure must be a Status; the buffers are bounded because the plan
+// checked that real bytes back every element.
+inline void ExerciseRead(BundleReader* reader, const ReadRequest& request, bool verify, bool copy) {
+  std::unique_ptr<ReadPlan> plan;
+  if (!ReadPlan::Make(reader, {request}, ReadOptions{verify, copy, true, 2}, &plan).ok()) return;
+  (void)plan->Fetches();
+  if (!plan->Prepare().ok()) return;
+  if (plan->elementwise(0)) {
+    std::vector<char> element;
+    for (uint64_t j = 0; j < plan->num_elements(0); ++j) {
+      element.resize(static_cast<size_t>(plan->element(0, j).size));
+      if (!plan->CopyElement(0, j, element.data()).ok()) std::abort();  // files do not shrink here
     }
-  }
-  std::vector<BundleReader::Piece> pieces;
-  if (!reader->PlanRegion(i, request, &pieces).ok()) return;
-  std::vector<size_t> indices;
-  std::vector<BundleReader::Payload> payloads;
-  for (const BundleReader::Piece& p : pieces) {
-    indices.push_back(p.index);
-    payloads.push_back(p.payload);
-  }
-  if (!reader->VerifyPayloads(indices, payloads, 2).ok()) return;
-  const int itemsize = DataTypeSize(e.dtype);
-  if (itemsize == 0) {
-    std::vector<StringRef> refs;
-    for (const BundleReader::Piece& p : pieces) (void)reader->DecodeElements(p.index, p.payload, true, &refs);
     return;
   }
-  // Bounded: the pieces cover the request exactly and each lies in its file.
-  std::vector<char> out(static_cast<size_t>(request.NumElements() * static_cast<uint64_t>(itemsize)));
-  for (const BundleReader::Piece& p : pieces) {
-    if (!CopyRegion(out.data(), request, p.payload.data, p.stored, p.overlap, itemsize, 1)) std::abort();
-  }
+  std::vector<char> out(plan->view(0) ? 0 : static_cast<size_t>(plan->ResultBytes(0)));
+  if (!plan->Fill({out.data()}).ok() && !verify) std::abort();  // only a CRC can fail here
 }
 
-// Everything the bindings do with an opened reader, minus Python.
+// Everything the bindings do with an opened reader, minus Python: whole
+// tensors and regions (the "middle third" of an ordinary tensor, the whole of
+// a partitioned one), verified or not, copied or viewed; and Reader.verify.
 inline void ExerciseReader(BundleReader* reader) {
   (void)reader->needs_byte_swap();
   for (size_t v : reader->visible()) {
@@ -123,30 +113,20 @@ inline void ExerciseReader(BundleReader* reader) {
     (void)reader->Where(i);
     if (!reader->entry(i, &e).ok()) continue;
     (void)reader->DataPath(e->shard_id);
-    ExerciseRegion(reader, i, *e);
-    BundleReader::Payload payload;
-    if (!reader->Locate(i, &payload).ok()) continue;
-    const std::vector<size_t> idx{i};
-    const std::vector<BundleReader::Payload> payloads{payload};
-    (void)reader->VerifyPayloads(idx, payloads, 2);
-    if (DataTypeSize(payload.entry->dtype) == 0) {  // STRING, VARIANT
-      std::vector<StringRef> refs;
-      for (bool verify : {false, true}) {
-        if (!reader->DecodeElements(i, payload, verify, &refs).ok()) continue;
-        // What ObjectArray does: every element must lie inside the payload.
-        if (refs.size() != payload.num_elements) std::abort();
-        uint64_t sum = 0;
-        for (const StringRef& r : refs) {
-          if (!RangeInside(r.offset, r.length, static_cast<uint64_t>(payload.entry->size))) std::abort();
-          sum += static_cast<uint8_t>(r.length ? payload.data[r.offset + r.length - 1] : 0);
-        }
-        (void)sum;
+    ReadRequest region{i, true, FullBox(e->shape)};
+    for (size_t d = 0; e->slices.empty() && d < region.region.rank(); ++d) {
+      region.region.start[d] = region.region.size[d] / 3;
+      region.region.size[d] -= region.region.start[d];
+    }
+    for (const bool verify : {false, true}) {
+      for (const bool copy : {false, true}) {
+        ExerciseRead(reader, ReadRequest{i, false, {}}, verify, copy);
+        ExerciseRead(reader, region, verify, copy);
       }
-    } else {
-      // copy=True / big-endian path: the allocation is bounded by the file.
-      std::vector<char> out(static_cast<size_t>(payload.entry->size));
-      const int unit = reader->needs_byte_swap() ? DataTypeSwapUnit(payload.entry->dtype) : 1;
-      if (!CopyRanges({CopyJob{out.data(), payload.data, out.size(), unit}}, 2)) std::abort();  // files do not shrink here
+    }
+    std::unique_ptr<ReadPlan> plan;
+    if (ReadPlan::Make(reader, {ReadRequest{i, false, {}}}, ReadOptions{true, false, false, 2}, &plan).ok()) {
+      (void)plan->Prepare();
     }
   }
 }

@@ -96,5 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<BundleReader> reader;
   if (!BundleReader::Open(prefix, &reader).ok()) std::abort();  // the index is well-formed by construction
   fuzz::ExerciseReader(reader.get());
+  if (!BundleReader::Open(prefix, OpenFileSource, &reader).ok()) std::abort();
+  fuzz::ExerciseReader(reader.get());  // the same through pread
   return 0;
 }

@@ -1,0 +1,117 @@
+// bundlefast: ReadPlan, reading tensors: names and regions in, bytes out.
+//
+// A read runs in three steps, so that a binding can allocate its arrays in
+// between (with its own lock held) and do everything else without it:
+//   Make     locates every payload, and for regions and partitioned tensors
+//            the stored parts that hold them (BundleReader::FindParts).
+//            Nothing is read yet; Fetches() lists, per shard, the byte ranges
+//            the read will touch, in file order.
+//   Prepare  verifies checksums (except those Fill computes while copying),
+//            fetches and decodes strings and variants, fetches what regions
+//            need from sources that cannot View, and decides which results
+//            are views of a source.
+//   Fill     copies every other fixed-width result into caller memory: whole
+//            tensors (verified in the same pass when asked), regions and
+//            partitioned tensors assembled from their parts, byte-swapped to
+//            this machine's order.
+// Every error names the file, the tensor (or "slice ... of 'name'"), the
+// offset and size, and what was wrong. Memory is allocated only for bytes the
+// files really hold: a hostile shape cannot make a read allocate more.
+#ifndef BUNDLEFAST_CSRC_READ_PLAN_H_
+#define BUNDLEFAST_CSRC_READ_PLAN_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "bundle_reader.h"
+#include "slices.h"
+#include "status.h"
+#include "string_tensor.h"
+
+namespace bundlefast {
+
+// One tensor to read: the whole of entry `index`, or the region
+// [start, start + size) of it.
+struct ReadRequest {
+  size_t index = 0;
+  bool has_region = false;
+  Box region;
+};
+
+struct ReadOptions {
+  bool verify = false;  // check the stored CRC32C of every payload read
+  bool copy = false;    // never return views: every fixed-width result is filled
+  bool fill = true;     // false: Prepare only (verification), Fill is not called
+  int threads = 1;
+};
+
+// One element of a string or variant result.
+struct ElementBytes {
+  const char* data;
+  uint64_t size;
+};
+
+class ReadPlan {
+ public:
+  // Errors: BundleReader::Locate's and FindParts' (a region outside the shape
+  // is kInvalidArgument), for the first request that has one.
+  static Status Make(BundleReader* reader, const std::vector<ReadRequest>& requests, const ReadOptions& options,
+                     std::unique_ptr<ReadPlan>* out);
+  ~ReadPlan();
+
+  // A byte range a read touches.
+  struct Fetch {
+    int32_t shard;
+    uint64_t offset;
+    uint64_t size;
+  };
+  // Per shard, in file order, the payload ranges this plan reads; for a
+  // source that cannot View, exactly the reads Prepare and Fill will issue.
+  std::vector<Fetch> Fetches() const;
+
+  // Errors: kChecksumMismatch; kCorruption (strings, variants); kIOError for
+  // bytes that could not be read (a file that shrank).
+  Status Prepare();
+
+  size_t size() const;
+  // Result k: its entry (dtype), the entry's position, and its shape (the
+  // entry's, or the region's size).
+  const BundleEntry& entry(size_t k) const;
+  size_t index(size_t k) const;
+  const std::vector<int64_t>& shape(size_t k) const;
+  // After Prepare. A fixed-width result is either a view (view(k) non-null,
+  // valid while view_source(k) lives) or is filled by Fill; it takes
+  // ResultBytes(k) bytes. A STRING or VARIANT result has elements instead.
+  bool elementwise(size_t k) const;
+  const char* view(size_t k) const;
+  const std::shared_ptr<const ByteSource>& view_source(size_t k) const;
+  uint64_t ResultBytes(size_t k) const;
+  uint64_t num_elements(size_t k) const;
+  ElementBytes element(size_t k, uint64_t j) const;
+  // Copies element j of result k into dst (element(k, j).size bytes), under
+  // GuardMappedRead: kIOError naming the tensor if its file shrank.
+  Status CopyElement(size_t k, uint64_t j, char* dst) const;
+
+  // Fills dst[k] (ResultBytes(k) bytes, C order, native byte order) for every
+  // fixed-width result that is not a view (other entries of dst are ignored),
+  // checking CRCs on the way when verify was asked. Errors: as Prepare.
+  Status Fill(const std::vector<char*>& dst);
+
+ private:
+  struct TensorRead;
+  struct RegionRead;
+  ReadPlan() = default;
+  Status ReadError(const Status& s, size_t index, const BundleReader::Payload& p, const char* what = "") const;
+  Status ChecksumError(size_t index, const BundleReader::Payload& p, uint32_t computed) const;
+  Status Decode(size_t index, const BundleReader::Payload& p, const char* bytes, std::vector<StringRef>* refs) const;
+
+  BundleReader* reader_ = nullptr;
+  ReadOptions options_;
+  bool swap_ = false;
+  std::vector<TensorRead> tensors_;
+};
+
+}  // namespace bundlefast
+
+#endif  // BUNDLEFAST_CSRC_READ_PLAN_H_
