@@ -174,7 +174,7 @@ def _enum_of(value: object) -> int | None:
     if dtype.names:  # TF's structured quantized dtypes
         name = dtype.names[0] if len(dtype.names) == 1 else ""
         return next((e for e in _QUANTIZED if _dtypes.tf_name(e) == name), None)
-    if dtype.kind == "V" or not dtype.isnative:  # raw void, or not this machine's byte order
+    if not dtype.isnative:  # not this machine's byte order: none of ours
         return None
     return next((e for e in _dtypes.enums_of_numpy_name(dtype.name) if e not in _QUANTIZED), None)
 
