@@ -5,6 +5,7 @@
 #include "dtypes_py.h"
 #include "errors.h"
 #include "reader_py.h"
+#include "testing_py.h"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "bundlefast C++ core (private: use the bundlefast package)";
@@ -13,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
   bundlefast::bindings::RegisterCrc32c(m);
   bundlefast::bindings::RegisterDtypes(m);
   bundlefast::bindings::RegisterReader(m);
+  bundlefast::bindings::RegisterTesting(m);
 }

@@ -7,6 +7,7 @@ import numpy as np
 from typing_extensions import Buffer
 
 __version__: str
+_testing: Any  # the core's layers one by one, for tests/core (csrc/bindings/testing_py.cc)
 
 class MappedFile:
     """A read-only mapping of one data shard; the owner (``.base``) of zero-copy arrays."""
