@@ -4,6 +4,7 @@
 #include "crc32c_py.h"
 #include "dtypes_py.h"
 #include "errors.h"
+#include "files_py.h"
 #include "reader_py.h"
 #include "testing_py.h"
 
@@ -13,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
   bundlefast::bindings::RegisterErrors(m);
   bundlefast::bindings::RegisterCrc32c(m);
   bundlefast::bindings::RegisterDtypes(m);
+  bundlefast::bindings::RegisterFiles(m);
   bundlefast::bindings::RegisterReader(m);
   bundlefast::bindings::RegisterTesting(m);
 }

@@ -6,6 +6,7 @@
 
 #include "bundle_entry.h"
 #include "coding.h"
+#include "errors.h"
 
 namespace py = pybind11;
 
@@ -73,6 +74,24 @@ char* ArrayData(py::handle array) { return py::detail::array_proxy(array.ptr())-
 
 void MakeReadOnly(py::handle array) {
   py::detail::array_proxy(array.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+}
+
+py::object MakeBytesArray(const ReadPlan& plan, size_t k, const std::vector<int64_t>& shape) {
+  static py::object object_dtype = py::dtype("O");
+  py::object arr = MakeEmpty(object_dtype, shape);
+  auto** slots = reinterpret_cast<PyObject**>(ArrayData(arr));
+  for (uint64_t j = 0; j < plan.num_elements(k); ++j) {
+    // Allocate first, then copy under the guard: these bytes may be read here
+    // for the first time, in a mapped file that can have shrunk since.
+    PyObject* b = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(plan.element(k, j).size));
+    if (!b) throw py::error_already_set();
+    const Status s = plan.CopyElement(k, j, PyBytes_AS_STRING(b));
+    if (!s.ok()) Py_DECREF(b);
+    ThrowIfError(s);
+    Py_XDECREF(slots[j]);  // NumPy fills new object arrays with None or NULL
+    slots[j] = b;
+  }
+  return arr;
 }
 
 }  // namespace bindings

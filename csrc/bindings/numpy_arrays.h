@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "read_plan.h"
 #include "status.h"
 
 namespace bundlefast {
@@ -38,6 +39,11 @@ char* ArrayData(pybind11::handle array);
 
 // Clears NPY_ARRAY_WRITEABLE.
 void MakeReadOnly(pybind11::handle array);
+
+// Result k of a prepared plan (a STRING or VARIANT tensor) as a new object
+// array of bytes, as TF's get_tensor returns it (for variants: the serialized
+// VariantTensorDataProtos). Throws StatusError if a file shrank meanwhile.
+pybind11::object MakeBytesArray(const ReadPlan& plan, size_t k, const std::vector<int64_t>& shape);
 
 }  // namespace bindings
 }  // namespace bundlefast

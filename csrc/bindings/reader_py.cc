@@ -1,4 +1,4 @@
-// bundlefast bindings: _core.Reader and _core.MappedFile.
+// bundlefast bindings: _core.Reader and _core.EntryInfo.
 //
 // Arguments are converted with the GIL held; then ReadPlan (read_plan.h)
 // locates, verifies and decodes with it released; arrays and views are made
@@ -10,7 +10,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -23,11 +22,12 @@
 #include "dtype.h"
 #include "dtypes_py.h"
 #include "errors.h"
+#include "files_py.h"
+#include "names_py.h"
 #include "numpy_arrays.h"
 #include "parallel.h"
 #include "read_plan.h"
 #include "slice_key.h"
-#include "table.h"
 
 namespace py = pybind11;
 
@@ -35,12 +35,6 @@ namespace bundlefast {
 namespace bindings {
 
 namespace {
-
-// The Python face of a shard source that can View: owner (`base`) of every
-// view into it, and a read-only 1-D uint8 buffer over the whole file.
-struct MappedFileHandle {
-  std::shared_ptr<const ByteSource> source;
-};
 
 // An entry's metadata, as Reader.info returns it.
 struct EntryInfo {
@@ -52,30 +46,6 @@ struct EntryInfo {
   std::optional<uint32_t> masked_crc32c;
   std::vector<std::vector<std::pair<int64_t, int64_t>>> slices;  // (start, length) per dim; -1: all
 };
-
-py::object KeyToStr(const std::string& key) {
-  // Nearly every key is ASCII: then the str is a copy of the bytes, made
-  // without the decoder (keys are built once per reader, ~50k of them).
-  unsigned char bits = 0;
-  for (const char c : key) bits |= static_cast<unsigned char>(c);  // vectorizes, unlike an early exit
-  PyObject* s;
-  if (bits < 0x80) {
-    s = PyUnicode_New(static_cast<Py_ssize_t>(key.size()), 0x7f);
-    if (s) std::memcpy(PyUnicode_DATA(s), key.data(), key.size());
-  } else {  // keys are arbitrary bytes; surrogateescape round-trips the non-UTF-8 ones
-    s = PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), "surrogateescape");
-  }
-  if (!s) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(s);
-}
-
-std::string NameToKey(py::handle name) {
-  if (PyBytes_Check(name.ptr())) return py::cast<std::string>(name);
-  if (!PyUnicode_Check(name.ptr())) throw py::type_error("tensor names must be str or bytes");
-  py::object b = py::reinterpret_steal<py::object>(PyUnicode_AsEncodedString(name.ptr(), "utf-8", "surrogateescape"));
-  if (!b) throw py::error_already_set();
-  return std::string(PyBytes_AS_STRING(b.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(b.ptr())));
-}
 
 class PyReader {
  public:
@@ -225,7 +195,7 @@ class PyReader {
   py::handle Owner(const std::shared_ptr<const ByteSource>& source) {
     if (last_handle_ && last_source_ == source.get()) return last_handle_;
     py::object& h = handles_[source.get()];
-    if (!h) h = py::cast(MappedFileHandle{source});
+    if (!h) h = MappedFileObject(source);
     last_source_ = source.get();
     last_handle_ = h;
     return h;
@@ -251,7 +221,8 @@ class PyReader {
       const Status shape_ok = CheckArrayShape(shape, itemsize > 0 ? itemsize : static_cast<int>(sizeof(PyObject*)));
       if (!shape_ok.ok()) ThrowIfError(shape_ok.WithContext(reader_->Where(plan->index(k))));  // built only on error
       if (plan->elementwise(k)) {
-        arrays[k] = ObjectArray(*plan, k, shape, !copy);
+        arrays[k] = MakeBytesArray(*plan, k, shape);
+        if (!copy) MakeReadOnly(arrays[k]);  // not a view, but read-only like one
         continue;
       }
       py::handle descr = NumpyDtype(plan->entry(k).dtype);
@@ -278,27 +249,6 @@ class PyReader {
     return arrays;
   }
 
-  // An object array of bytes, as TF's get_tensor returns for DT_STRING (and
-  // the serialized VariantTensorDataProtos of a DT_VARIANT tensor).
-  static py::object ObjectArray(const ReadPlan& plan, size_t k, const std::vector<int64_t>& shape, bool read_only) {
-    static py::object object_dtype = py::dtype("O");
-    py::object arr = MakeEmpty(object_dtype, shape);
-    auto** slots = reinterpret_cast<PyObject**>(ArrayData(arr));
-    for (uint64_t j = 0; j < plan.num_elements(k); ++j) {
-      // Allocate first, then copy under the guard: these bytes may be read here
-      // for the first time, in a mapped file that can have shrunk since.
-      PyObject* b = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(plan.element(k, j).size));
-      if (!b) throw py::error_already_set();
-      const Status s = plan.CopyElement(k, j, PyBytes_AS_STRING(b));
-      if (!s.ok()) Py_DECREF(b);
-      ThrowIfError(s);
-      Py_XDECREF(slots[j]);  // NumPy fills new object arrays with None or NULL
-      slots[j] = b;
-    }
-    if (read_only) MakeReadOnly(arr);
-    return arr;
-  }
-
   std::unique_ptr<BundleReader> reader_;
   py::object keys_;
   std::unordered_map<const ByteSource*, py::object> handles_;
@@ -313,49 +263,9 @@ py::bytes EncodeSliceKey(const py::bytes& name, const std::vector<std::pair<int6
   return py::bytes(EncodeTensorNameSlice(std::string(name), slice));
 }
 
-// What the file at `path` is (table.h SniffTable): "v1", "v2", "sstable", or
-// None for anything else, including a file that cannot be read.
-py::object TableKindOf(const std::string& path) {
-  TableKind kind = TableKind::kNotTable;
-  {
-    py::gil_scoped_release nogil;
-    std::shared_ptr<const ByteSource> file;
-    std::string head, tail(8, '\0');
-    if (OpenFileSource(path, &file).ok() && file->size() >= 8) {
-      head.resize(static_cast<size_t>(std::min<uint64_t>(64, file->size())));
-      if (file->Read(0, head.size(), head.data()).ok() && file->Read(file->size() - 8, 8, tail.data()).ok()) {
-        kind = SniffTable(head, tail, file->size());
-      }
-    }
-  }
-  switch (kind) {
-    case TableKind::kV1Checkpoint: return py::str("v1");
-    case TableKind::kV2Index: return py::str("v2");
-    case TableKind::kOtherTable: return py::str("sstable");
-    case TableKind::kNotTable: break;
-  }
-  return py::none();
-}
-
 }  // namespace
 
 void RegisterReader(py::module_& m) {
-  py::class_<MappedFileHandle>(m, "MappedFile", py::buffer_protocol(),
-                               "A read-only mapping of one data shard; the owner of zero-copy arrays.")
-      .def_property_readonly("path", [](const MappedFileHandle& h) { return h.source->path(); })
-      .def_property_readonly("size", [](const MappedFileHandle& h) { return h.source->size(); })
-      .def("__len__", [](const MappedFileHandle& h) { return h.source->size(); })
-      .def("__repr__",
-           [](const MappedFileHandle& h) {
-             return "<bundlefast._core.MappedFile '" + h.source->path() + "' (" + std::to_string(h.source->size()) +
-                    " bytes)>";
-           })
-      .def_buffer([](const MappedFileHandle& h) {
-        return py::buffer_info(const_cast<char*>(h.source->View(0, h.source->size())), 1,
-                               py::format_descriptor<uint8_t>::format(), 1,
-                               {static_cast<py::ssize_t>(h.source->size())}, {1}, /*readonly=*/true);
-      });
-
   py::class_<EntryInfo>(m, "EntryInfo", "One index entry's metadata (Reader.info).")
       .def_readonly("dtype", &EntryInfo::dtype, "the DataType enum value")
       .def_readonly("shape", &EntryInfo::shape)
@@ -393,8 +303,6 @@ void RegisterReader(py::module_& m) {
   m.def("encode_slice_key", &EncodeSliceKey, py::arg("name"), py::arg("extents"),
         "TF's EncodeTensorNameSlice: the index key of one slice; a full dimension is (0, -1).");
   m.def("default_threads", &DefaultThreads);
-  m.def("table_kind", &TableKindOf, py::arg("path"),
-        "What a file is: 'v1' (V1 checkpoint), 'v2' (V2 .index), 'sstable' (another SSTable) or None.");
 }
 
 }  // namespace bindings
