@@ -26,6 +26,7 @@
 #include "names_py.h"
 #include "numpy_arrays.h"
 #include "parallel.h"
+#include "python_source.h"
 #include "read_plan.h"
 #include "slice_key.h"
 
@@ -49,9 +50,14 @@ struct EntryInfo {
 
 class PyReader {
  public:
-  PyReader(const std::string& prefix, bool mmap) {
+  // `open_file` (a Python callable, see python_source.h) if given, else local
+  // files: mapped, or read with pread() when mmap is false.
+  PyReader(const std::string& prefix, bool mmap, const py::object& open_file) {
+    const SourceOpener open = !open_file.is_none() ? PythonSourceOpener(open_file)
+                              : mmap               ? SourceOpener(OpenMappedSource)
+                                                   : SourceOpener(OpenFileSource);
     py::gil_scoped_release nogil;
-    ThrowIfError(BundleReader::Open(prefix, mmap ? OpenMappedSource : OpenFileSource, &reader_));
+    ThrowIfError(BundleReader::Open(prefix, open, &reader_));
   }
 
   const BundleReader& reader() const { return *reader_; }
@@ -276,7 +282,8 @@ void RegisterReader(py::module_& m) {
       .def_readonly("slices", &EntryInfo::slices, "per stored slice, (start, length) per dimension; -1: all");
 
   py::class_<PyReader>(m, "Reader", "An opened tensor bundle (see bundlefast.open).")
-      .def(py::init<const std::string&, bool>(), py::arg("prefix"), py::arg("mmap") = true)
+      .def(py::init<const std::string&, bool, const py::object&>(), py::arg("prefix"), py::arg("mmap") = true,
+           py::arg("open_file") = py::none())
       .def_property_readonly("prefix", [](const PyReader& r) { return r.reader().prefix(); })
       .def_property_readonly("index_path", [](const PyReader& r) { return r.reader().index_path(); })
       .def_property_readonly("num_shards", [](const PyReader& r) { return r.reader().header().num_shards; })
