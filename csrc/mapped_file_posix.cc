@@ -45,28 +45,26 @@ Status OpenMappedSource(const std::string& path, std::shared_ptr<const ByteSourc
   return Status::OK();
 }
 
-int MappedFile::OpenForRead() const {
-  if (!mapped_ || (dev_ == 0 && ino_ == 0)) return -1;
-  int fd;
-  uint64_t size, dev, ino;
-  if (!OpenRegularFile(path_, &fd, &size, &dev, &ino).ok()) return -1;
-  if (dev != dev_ || ino != ino_) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
+int MappedFile::ReadFd() const {
+  std::call_once(read_fd_once_, [this] {
+    int fd;
+    uint64_t size, dev, ino;
+    if (!mapped_ || (dev_ == 0 && ino_ == 0) || !OpenRegularFile(path_, &fd, &size, &dev, &ino).ok()) return;
+    if (dev != dev_ || ino != ino_) {
+      CloseFd(fd);
+      return;
+    }
+    read_fd_ = fd;
+  });
+  return read_fd_;
 }
 
 Status MappedFile::Read(uint64_t offset, uint64_t n, char* dst) const {
-  // pread() copies page cache -> dst like memcpy does, but the source needs no
-  // page tables and a cold file is read with read()'s readahead. Any failure
-  // (e.g. a short read: the file shrank) retries from the mapping, whose guard
-  // reports it.
+  // Any pread failure (e.g. a short read: the file shrank) retries from the
+  // mapping, whose guard reports it.
   if (n >= kMinPreadBytes) {
-    const int fd = OpenForRead();
-    const bool done = fd >= 0 && ReadAt(fd, path_, offset, dst, n).ok();
-    CloseFd(fd);
-    if (done) return Status::OK();
+    const int fd = ReadFd();
+    if (fd >= 0 && ReadAt(fd, path_, offset, dst, n).ok()) return Status::OK();
   }
   const char* src = data_ + offset;
   if (!GuardMappedRead(src, n, [&] { std::memcpy(dst, src, static_cast<size_t>(n)); })) {
@@ -76,6 +74,7 @@ Status MappedFile::Read(uint64_t offset, uint64_t n, char* dst) const {
 }
 
 MappedFile::~MappedFile() {
+  CloseFd(read_fd_);
   if (mapped_) ::munmap(const_cast<char*>(data_), static_cast<size_t>(size_));
 }
 
