@@ -62,3 +62,14 @@ def test_a_bfloat16_tensor_imports_it():
 def test_a_dtype_query_for_one_of_its_types_imports_it():
     assert _imports_ml_dtypes("bundlefast._dtypes.numpy_dtype(14)  # DT_BFLOAT16")
     assert not _imports_ml_dtypes("assert str(bundlefast._dtypes.numpy_dtype(1)) == 'float32'")
+
+
+def test_listing_a_bfloat16_checkpoint_does_not_import_it():
+    """The CLI's table (names, TF dtypes, shapes, sizes) needs no NumPy dtype."""
+    prefix = str(tf_oracle.case_prefix("all_dtypes"))
+    assert not _imports_ml_dtypes(f"""
+        from bundlefast.__main__ import main
+        assert main([{prefix!r}]) == 0
+        with bundlefast.open({prefix!r}) as r:
+            assert r.info("bfloat16/values").tf_dtype == "bfloat16"
+    """)

@@ -22,7 +22,6 @@ class TensorInfo:
     """Metadata of one tensor, read from the index without touching its data."""
 
     name: str
-    dtype: Any  # numpy dtype, or None for dtypes with no NumPy equivalent (variant)
     tf_dtype: str  # TF's Python name: 'float32', 'qint8', 'string', ...
     dtype_enum: int  # the DataType enum value stored in the entry
     shape: tuple[int, ...]
@@ -32,6 +31,13 @@ class TensorInfo:
     crc32c: int | None  # the stored *masked* CRC32C of the payload
     slices: tuple[tuple[tuple[int, int], ...], ...]  # (start, length) per dim; length -1 = all
     data_path: str
+
+    @property
+    def dtype(self) -> Any:
+        """The NumPy dtype of the tensor's arrays, or None for dtypes with no NumPy
+        equivalent (variant). Resolved when asked: for bfloat16, float8 and int4-like
+        types this imports ml_dtypes, which listings (tf_dtype) never need."""
+        return _dtypes.numpy_dtype(self.dtype_enum)
 
     @property
     def crc32c_unmasked(self) -> int | None:
@@ -152,7 +158,6 @@ class Reader(Mapping[str, "np.ndarray"]):
         entry = self._live().info(name)
         return TensorInfo(
             name=name,
-            dtype=_dtypes.numpy_dtype(entry.dtype),
             tf_dtype=_dtypes.tf_name(entry.dtype),
             dtype_enum=entry.dtype,
             shape=tuple(entry.shape),
