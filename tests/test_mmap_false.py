@@ -178,3 +178,14 @@ def test_a_closed_reader_raises_a_bundlefast_error():
     for call in (lambda: r["a"], lambda: r.read_into("a", bytearray(12)), lambda: r.info("a")):
         with pytest.raises(errors.InvalidArgumentError, match="closed"):
             call()
+
+
+@pytest.mark.parametrize("case", ["keras_tf2", "tf2_slots"])
+def test_load_friendly_without_mapping(case):
+    prefix = tf_oracle.case_prefix(case)
+    want = bundlefast.load_friendly(prefix, include_slots=True)
+    got = bundlefast.load_friendly(prefix, include_slots=True, mmap=False)
+    assert got.keys() == want.keys()
+    for name in want:
+        _same(got[name], want[name], name)
+        assert _owns_its_memory(got[name])

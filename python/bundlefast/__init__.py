@@ -161,6 +161,7 @@ def load_friendly(
     include_slots: bool = False,
     verify: bool = False,
     copy: bool = False,
+    mmap: bool = True,
 ) -> dict[str, np.ndarray]:
     """Like :func:`load`, but keyed by friendly names (see :meth:`Reader.friendly_names`).
 
@@ -172,7 +173,7 @@ def load_friendly(
         prefix: as for :func:`open`.
         names: only these friendly names (slot names included); all by default.
         include_slots: when ``names`` is None, also return optimizer slot variables.
-        verify, copy: as for :func:`load`.
+        verify, copy, mmap: as for :func:`load`.
 
     Returns:
         ``{friendly name: array}``. Tensors without a friendly name (the object graph
@@ -186,7 +187,7 @@ def load_friendly(
         >>> weights = bundlefast.load_friendly("ckpt-1")
         >>> weights["model/dense/kernel"].shape
     """
-    with Reader(prefix) as reader:
+    with Reader(prefix, mmap=mmap) as reader:
         every = reader.friendly_names(include_slots=include_slots or names is not None)
         if names is None:
             wanted = every
