@@ -62,6 +62,7 @@ int MappedFile::ReadFd() const {
 Status MappedFile::Read(uint64_t offset, uint64_t n, char* dst) const {
   // Any pread failure (e.g. a short read: the file shrank) retries from the
   // mapping, whose guard reports it.
+  if (n == 0) return Status::OK();
   if (n >= kMinPreadBytes) {
     const int fd = ReadFd();
     if (fd >= 0 && ReadAt(fd, path_, offset, dst, n).ok()) return Status::OK();

@@ -325,6 +325,7 @@ Status ReadPlan::Prepare() {
 
 Status ReadPlan::CopyElement(size_t k, uint64_t j, char* dst) const {
   const ElementBytes e = element(k, j);
+  if (e.size == 0) return Status::OK();  // dst may be null then (memcpy's arguments may not)
   if (GuardMappedRead(e.data, e.size, [&] { std::memcpy(dst, e.data, static_cast<size_t>(e.size)); })) {
     return Status::OK();
   }
