@@ -30,7 +30,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     )
     raise ImportError(msg) from err
 
-from . import compat, errors
+from . import compat, errors, meta
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
 from ._slicing import LazyTensor
@@ -88,6 +88,7 @@ __all__ = [
     "load_variable",
     "mask_crc32c",
     "masked_crc32c",
+    "meta",
     "open",
     "resolve_prefix",
     "unmask_crc32c",
