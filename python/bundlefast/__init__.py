@@ -33,6 +33,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
 from . import compat, errors, meta
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
+from ._restore import RestoreError, RestoreReport, restore
 from ._slicing import LazyTensor
 from .errors import (
     BundleError,
@@ -71,6 +72,8 @@ __all__ = [
     "InvalidArgumentError",
     "LazyTensor",
     "Reader",
+    "RestoreError",
+    "RestoreReport",
     "TensorInfo",
     "TensorNotFoundError",
     "UnsupportedError",
@@ -91,6 +94,7 @@ __all__ = [
     "meta",
     "open",
     "resolve_prefix",
+    "restore",
     "unmask_crc32c",
 ]
 
