@@ -87,26 +87,28 @@ class RestoreReport:
     skipped: list[str] = field(default_factory=list)  # targets the map sent to None
     written: bool = True
     unused_is_error: bool = False  # strict="exact"
+    total: int = 0  # targets asked for
 
     @property
     def ok(self) -> bool:
         return not self.missing and not self.mismatched
 
     def __str__(self) -> str:
-        total = len(self.restored) + len(self.missing) + len(self.mismatched) + len(self.skipped)
         if self.written:
-            head = f"restored {len(self.restored)} of {total} targets from {self.prefix}"
+            head = f"restored {len(self.restored)} of {self.total} targets from {self.prefix}"
         else:
             n = len(self.missing) + len(self.mismatched) + (len(self.unused) if self.unused_is_error else 0)
-            head = f"restore from {self.prefix}: {n} problem(s) in {total} targets, nothing was written"
+            head = f"restore from {self.prefix}: {n} problem(s) in {self.total} targets, nothing was written"
         lines = [head]
+        # A refused restore lists unused tensors only when they are one of its problems.
+        unused = self.unused if self.written or self.unused_is_error else []
         groups: list[tuple[str, list[Any]]] = [
             ("missing from the checkpoint", self.missing),
             ("dtype differs", [m for m in self.mismatched if m.problem == "dtype"]),
             ("shape differs", [m for m in self.mismatched if m.problem == "shape"]),
             ("not writable", [m for m in self.mismatched if m.problem == "not writable"]),
             ("transform failed", [m for m in self.mismatched if m.problem == "transform"]),
-            ("checkpoint tensors no target took", self.unused),
+            ("checkpoint tensors no target took", unused),
             ("skipped by the map", self.skipped),
         ]
         for title, items in groups:
@@ -115,6 +117,8 @@ class RestoreReport:
                 lines += [f"    {item}" for item in items[:REPORT_LINES]]
                 if len(items) > REPORT_LINES:
                     lines.append(f"    ... and {len(items) - REPORT_LINES} more")
+        if self.unused and not unused:
+            lines.append(f"  ({len(self.unused)} checkpoint tensors no target took: report.unused lists them)")
         return "\n".join(lines)
 
 
@@ -170,7 +174,7 @@ def restore(
     with Reader(prefix) as reader:
         targets = _targets(target)
         plan = _Planner(reader)
-        report = RestoreReport(prefix=str(reader.prefix), unused_is_error=strict == "exact")
+        report = RestoreReport(prefix=str(reader.prefix), unused_is_error=strict == "exact", total=len(targets))
         jobs = plan.jobs(targets, map, transform, report)
         used = {job.key for job in jobs} | {m.checkpoint_name for m in report.mismatched}
         report.unused = sorted(k for k in reader if k not in used and k != OBJECT_GRAPH_KEY)
