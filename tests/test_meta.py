@@ -164,3 +164,19 @@ def test_hostile_lengths_are_bounded(random_seed):
         bundlefast.meta.parse(huge_len + b"\x00" * 16)
     for _ in range(200):
         _parses_or_corrupt(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))))
+
+
+def test_readme_meta_listing(monkeypatch):
+    """The ``.meta`` listing in README.md is this file's real output (run as a doctest)."""
+    import doctest
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    block = text.split("A TF1 `Saver`'s `.meta` graph, without TensorFlow:", 1)[1].split("```python\n", 1)[1]
+    block = block.split("```", 1)[0]
+    monkeypatch.chdir(root)
+    test = doctest.DocTestParser().get_doctest(block, {"bundlefast": bundlefast}, "README.md", "README.md", 0)
+    assert len(test.examples) >= 3
+    result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test)
+    assert result.failed == 0

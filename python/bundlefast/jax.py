@@ -3,7 +3,8 @@
 Each array is handed to ``jax.device_put`` as the zero-copy view bundlefast reads, so
 JAX makes the one copy into its own (immutable) buffers on the device. bfloat16, the float8
 types and int4 stay what they are: JAX uses the same ml_dtypes types; 64-bit values stay
-64-bit even when ``jax_enable_x64`` is off. jax is imported
+64-bit even when ``jax_enable_x64`` is off. (int2/int4/float4 values are kept; JAX clears
+the unused high bits of their bytes that TF leaves as they were.) jax is imported
 here, on first use of this module: ``pip install bundlefast[jax]``.
 """
 
@@ -70,6 +71,6 @@ def load(
         arrays = reader.load(keep, verify=verify)
     # 64-bit values keep their dtype also when jax_enable_x64 is off (JAX would truncate
     # them to 32 bits); computations on them then follow JAX's usual rules.
-    enable_x64 = getattr(jax, "enable_x64", None) or jax.experimental.enable_x64
+    enable_x64 = jax.enable_x64 if hasattr(jax, "enable_x64") else jax.experimental.enable_x64
     with enable_x64(True):
         return {name: jax.device_put(arrays[name], device) for name in keep}

@@ -80,7 +80,8 @@ def load(
     Args:
         prefix: as for :func:`bundlefast.open`.
         names: only these tensors; by default every tensor torch can hold (string and
-            variant tensors, such as the TF2 object graph, are left out).
+            variant tensors, such as the TF2 object graph, and dtypes torch lacks, such
+            as int4, are left out).
         device: ``"cpu"``; a CUDA device reads into pinned memory, then copies to the GPU
             asynchronously; any other torch device gets the CPU tensor moved to it.
         verify: check each tensor's CRC32C while reading.
@@ -112,7 +113,13 @@ def load(
                     continue
                 msg = f"{name!r}: a {info.tf_dtype} tensor has no torch equivalent"
                 raise UnsupportedError(msg)
-            tensor = torch.empty(info.shape, dtype=_torch_dtype(info.dtype, name), pin_memory=pinned)
+            try:
+                dtype = _torch_dtype(info.dtype, name)
+            except UnsupportedError:
+                if names is None:
+                    continue
+                raise
+            tensor = torch.empty(info.shape, dtype=dtype, pin_memory=pinned)
             out[name] = tensor
             dst, _ = numpy_destination(tensor)
             jobs.append(_Job(name, name, dst, None, None))
