@@ -102,7 +102,7 @@ def test_strict_false_reports_and_restores_the_rest():
 def test_readme_recipe_runs():
     """The "Restoring into models" recipe in README.md, executed as written on this model."""
     text = README.read_text()
-    blocks = re.findall(r"<!-- restore-recipe -->\s*```python\n(.*?)```", text, re.S)
+    blocks = re.findall(r"<!-- restore-recipe -->\s*```python\n(.*?)```", text, re.DOTALL)
     assert len(blocks) == 1, "README.md must hold one ```python block marked <!-- restore-recipe -->"
     ids, want = _tf_output()
     namespace = {"model": TinyEncoder(), "checkpoint": str(KERAS)}

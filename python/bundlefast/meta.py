@@ -26,7 +26,7 @@ from . import _dtypes
 from ._wire import WIRE_FIXED32, WIRE_LEN, WIRE_VARINT, decode_str, fields, int32, varint
 from .errors import CorruptionError
 
-__all__ = ["MetaGraph", "Partition", "SaverDef", "Variable", "read", "parse"]
+__all__ = ["MetaGraph", "Partition", "SaverDef", "Variable", "parse", "read"]
 
 #: the collections whose values are serialized ``VariableDef`` protos, in the order listed
 VARIABLE_COLLECTIONS = ("variables", "local_variables", "model_variables", "trainable_variables")
