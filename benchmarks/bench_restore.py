@@ -11,7 +11,9 @@ Each variant runs in a fresh child process, page cache warm:
 * ``memcpy baseline``: the same bytes into the same destinations, one ``np.copyto`` per
   tensor from a mapping of the data file at offsets known in advance (one thread).
 * ``torch.load``: an equivalent state-dict file (``torch.save`` of the same tensors).
-* ``safetensors.torch.load_file``: the workload's ``.safetensors`` file.
+* ``safetensors.torch.load_file``: the workload's ``.safetensors`` file. Its tensors are
+  backed by a mapping of the file, not copied into memory the caller owns (hence its
+  speed and near-zero anonymous memory): not the same job, shown for reference.
 
 Destinations of the first two are allocated and touched before timing (a model's
 parameters exist already); the others allocate their results, as they must. Time is the

@@ -123,7 +123,7 @@ def test_load_matches_numpy(case):
             if info.dtype is None or info.dtype == object:
                 continue
             try:
-                expected[name] = (reader[name], bundlefast.torch._torch_dtype(info.dtype, name))
+                expected[name] = (reader[name], bundlefast.torch._torch_dtype(info))
             except bundlefast.UnsupportedError:
                 continue  # e.g. int4: no torch dtype (tested below)
         assert set(loaded) <= set(reader)

@@ -14,21 +14,12 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import UnsupportedError
+from ._frameworks import holdable, import_framework, no_strings
 
 if TYPE_CHECKING:
     import jax as _jax
 
 __all__ = ["load"]
-
-
-def _import_jax() -> Any:
-    try:
-        import jax
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        msg = "bundlefast.jax needs JAX: pip install 'bundlefast[jax]'"
-        raise ImportError(msg) from err
-    return jax
 
 
 def load(
@@ -54,20 +45,11 @@ def load(
     Example:
         >>> params = bundlefast.jax.load("ckpt-1", names=["dense/kernel"])
     """
-    jax = _import_jax()
+    jax = import_framework("jax")
     from ._reader import Reader
 
     with Reader(prefix) as reader:
-        wanted = list(reader) if names is None else list(names)
-        keep = []
-        for name in wanted:
-            info = reader.info(name)
-            if info.dtype is None or info.dtype == object:
-                if names is None:
-                    continue
-                msg = f"{name!r}: a {info.tf_dtype} tensor has no JAX equivalent"
-                raise UnsupportedError(msg)
-            keep.append(name)
+        keep = list(holdable(reader, names, lambda info: no_strings(info, "JAX")))
         arrays = reader.load(keep, verify=verify)
     # 64-bit values keep their dtype also when jax_enable_x64 is off (JAX would truncate
     # them to 32 bits); computations on them then follow JAX's usual rules.

@@ -15,21 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._frameworks import holdable, import_framework, no_strings
 from .errors import UnsupportedError
 
 if TYPE_CHECKING:
     import torch as _torch
 
+    from ._reader import TensorInfo
+
 __all__ = ["load"]
 
 
 def _import_torch() -> Any:
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        msg = "bundlefast.torch needs PyTorch: pip install 'bundlefast[torch]'"
-        raise ImportError(msg) from err
-    return torch
+    return import_framework("torch")
 
 
 # torch dtypes NumPy has no type for, read through an integer view of the same width
@@ -37,14 +35,16 @@ _VIA_INT = {"bfloat16": "int16", "float8_e4m3fn": "uint8", "float8_e5m2": "uint8
             "float8_e4m3fnuz": "uint8", "float8_e5m2fnuz": "uint8"}
 
 
-def _torch_dtype(np_dtype: np.dtype, name: str) -> Any:
+def _torch_dtype(info: TensorInfo) -> Any:
+    """The torch dtype for a tensor's NumPy dtype (UnsupportedError if there is none)."""
+    no_strings(info, "torch")
     torch = _import_torch()
-    if np_dtype.name in _VIA_INT:
-        return getattr(torch, np_dtype.name)
+    if info.dtype.name in _VIA_INT:
+        return getattr(torch, info.dtype.name)
     try:
-        return torch.from_numpy(np.empty(0, np_dtype)).dtype
+        return torch.from_numpy(np.empty(0, info.dtype)).dtype
     except TypeError:
-        msg = f"{name!r}: dtype {np_dtype.name} has no torch equivalent"
+        msg = f"{info.name!r}: dtype {info.dtype.name} has no torch equivalent"
         raise UnsupportedError(msg) from None
 
 
@@ -103,22 +103,9 @@ def load(
         msg = f"device {device} asked for, but torch.cuda.is_available() is False"
         raise UnsupportedError(msg)
     with Reader(prefix) as reader:
-        wanted = list(reader) if names is None else list(names)
         out: dict[str, Any] = {}
         jobs = []
-        for name in wanted:
-            info = reader.info(name)
-            if info.dtype is None or info.dtype == object:
-                if names is None:
-                    continue
-                msg = f"{name!r}: a {info.tf_dtype} tensor has no torch equivalent"
-                raise UnsupportedError(msg)
-            try:
-                dtype = _torch_dtype(info.dtype, name)
-            except UnsupportedError:
-                if names is None:
-                    continue
-                raise
+        for name, (info, dtype) in holdable(reader, names, _torch_dtype).items():
             tensor = torch.empty(info.shape, dtype=dtype, pin_memory=pinned)
             out[name] = tensor
             dst, _ = numpy_destination(tensor)
