@@ -27,7 +27,6 @@ from .errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from ._reader import Reader
-    from .meta import MetaGraph
 
 NameMap = Mapping[str, "str | None"] | Callable[[str], "str | None"]
 Transform = Callable[[str, np.ndarray], Any]
@@ -238,7 +237,7 @@ class _Planner:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
         self._aliases: dict[str, str] | None = None
-        self._meta: MetaGraph | None | bool = False  # False: not looked for yet
+        self._meta_names: dict[str, tuple[str, tuple[slice, ...] | None]] | None = None
 
     def aliases(self) -> dict[str, str]:
         if self._aliases is None:
@@ -249,16 +248,20 @@ class _Planner:
             self._aliases = {a: k for a, k in names.items() if k is not None}
         return self._aliases
 
-    def meta(self) -> MetaGraph | None:
-        if self._meta is False:
+    def meta_names(self) -> dict[str, tuple[str, tuple[slice, ...] | None]]:
+        """``{graph variable name: (checkpoint key, region)}`` from ``P.meta``, if present
+        (both ``scope/v`` and ``scope/v:0``; a part's region in its full tensor)."""
+        if self._meta_names is None:
+            self._meta_names = {}
             path = Path(f"{self.reader.prefix}.meta")
             if path.is_file():
                 from . import meta
 
-                self._meta = meta.read(path)
-            else:
-                self._meta = None
-        return self._meta  # type: ignore[return-value]
+                for v in meta.read(path).variables:
+                    if v.checkpoint_key in self.reader:
+                        where = (v.checkpoint_key, v.partition.region if v.partition else None)
+                        self._meta_names[v.name] = self._meta_names[v.tensor_name] = where
+        return self._meta_names
 
     def resolve(self, name: str) -> tuple[str, tuple[slice, ...] | None] | None:
         """``(checkpoint key, region or None)`` for a checkpoint name, or None."""
@@ -268,20 +271,14 @@ class _Planner:
         base, colon, index = name.rpartition(":")
         if colon and index.isdigit() and base in reader:
             return base, None
-        graph = self.meta()
-        if graph is not None:
-            for v in graph.variables:
-                if name in (v.name, v.tensor_name) and v.checkpoint_key in reader:
-                    return v.checkpoint_key, (v.partition.region if v.partition else None)
+        if name in self.meta_names():
+            return self.meta_names()[name]
         key = self.aliases().get(name)
         return (key, None) if key is not None else None
 
     def suggestions(self, name: str) -> tuple[str, ...]:
         candidates = [k for k in self.reader if k != OBJECT_GRAPH_KEY]
-        candidates += list(self.aliases())
-        graph = self.meta()
-        if graph is not None:
-            candidates += [v.name for v in graph.variables]
+        candidates += list(self.aliases()) + list(self.meta_names())
         return tuple(difflib.get_close_matches(name, candidates, n=3, cutoff=0.6))
 
     def jobs(
