@@ -7,29 +7,29 @@ transform computes), and checks dtype and shape. Nothing is written in this phas
 ``strict`` every problem is collected and raised at once, grouped, with shapes and
 close-name suggestions. **Write** copies each value straight into its destination's
 memory, largest first, over a small thread pool (NumPy releases the GIL while copying).
+NumPy, difflib and the thread pool are imported on first use: ``import bundlefast`` stays
+cheap.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-
-import numpy as np
 
 from ._object_graph import OBJECT_GRAPH_KEY
 from .errors import InvalidArgumentError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ._reader import Reader
 
 NameMap = Mapping[str, "str | None"] | Callable[[str], "str | None"]
-Transform = Callable[[str, np.ndarray], Any]
+Transform = Callable[[str, "np.ndarray"], Any]
 
 #: lines of each group a report prints before "... and N more"
 REPORT_LINES = 20
@@ -202,6 +202,8 @@ def _targets(target: Any) -> dict[str, Any]:
 
 def _destination(obj: Any) -> tuple[np.ndarray | None, str]:
     """A writable NumPy view of ``obj``'s memory (or None) and a description of ``obj``."""
+    import numpy as np
+
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(obj, torch.Tensor):
         from .torch import numpy_destination
@@ -223,7 +225,7 @@ def _desc(dtype: Any, shape: Any, note: str = "") -> str:
 
 
 def _is_raw_bytes(dst: np.ndarray) -> bool:
-    return dst.ndim == 1 and dst.dtype == np.uint8
+    return dst.ndim == 1 and dst.dtype.str == "|u1"
 
 
 # --------------------------------------------------------------------------------------
@@ -277,6 +279,8 @@ class _Planner:
         return (key, None) if key is not None else None
 
     def suggestions(self, name: str) -> tuple[str, ...]:
+        import difflib
+
         candidates = [k for k in self.reader if k != OBJECT_GRAPH_KEY]
         candidates += list(self.aliases()) + list(self.meta_names())
         return tuple(difflib.get_close_matches(name, candidates, n=3, cutoff=0.6))
@@ -312,6 +316,8 @@ class _Planner:
         transform: Transform | None,
         report: RestoreReport,
     ) -> _Job | None:
+        import numpy as np
+
         info = self.reader.info(key)
         dtype, shape = info.dtype, tuple(info.shape)
         if region is not None:
@@ -363,10 +369,14 @@ def _read_into(reader: Reader, name: str, dst: np.ndarray, verify: bool) -> None
     One copy from the page cache, no intermediate array; np.copyto releases the GIL.
     The lead switches this one call to ``Reader.read_into(name, dst, verify=verify)``
     when the core offers it (same contract, CRC fused with the copy)."""
+    import numpy as np
+
     np.copyto(dst, reader.get_array(name, verify=verify), casting="no")
 
 
 def _write_one(reader: Reader, job: _Job, verify: bool) -> None:
+    import numpy as np
+
     if job.value is not None:
         if verify:
             reader.verify([job.key])
@@ -378,6 +388,8 @@ def _write_one(reader: Reader, job: _Job, verify: bool) -> None:
 
 
 def _write(reader: Reader, jobs: list[_Job], verify: bool) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     jobs = sorted(jobs, key=lambda j: j.dst.nbytes, reverse=True)  # big copies start first
     if len(jobs) < 2 or MAX_THREADS < 2:
         for job in jobs:
