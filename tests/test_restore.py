@@ -196,3 +196,21 @@ def test_copies_run_on_several_threads(monkeypatch):
     bundlefast.restore(KERAS, _zeros_like_checkpoint(KERAS, keys))
     assert len(threads) >= (2 if MAX_THREADS > 1 else 1)
     assert threading.get_ident() not in threads or MAX_THREADS == 1
+
+
+def test_keras3_model_path_names_the_optimizer_saved_kernel():
+    """The issue's example: restore by the model's path although TF saved the kernel under
+    optimizer/_trainable_variables/1."""
+    prefix = case_prefix("keras_tf2")
+    key = f"optimizer/_trainable_variables/1{K}"
+    with bundlefast.open(prefix) as reader:
+        dst = {"model/_operations/3/_kernel": np.zeros(reader.info(key).shape, "f4"), "res:0": np.zeros(1)}
+    report = bundlefast.restore(prefix, dst, map={"res:0": None})
+    assert report.restored == {"model/_operations/3/_kernel": key}
+    assert np.array_equal(dst["model/_operations/3/_kernel"], _expected(prefix, key))
+
+
+def test_tensor_names_with_output_index():
+    dst = {"res:0": np.zeros((2, 2), "f4"), "stats/count:0": np.zeros((), "i8")}
+    assert bundlefast.restore(META, dst).restored == {"res:0": "res", "stats/count:0": "stats/count"}
+    assert (dst["res:0"] == 0.5).all() and dst["stats/count:0"][()] == 7

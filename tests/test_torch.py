@@ -162,7 +162,7 @@ def test_loaded_tensor_is_safe_to_write():
     t.mul_(0).add_(3)  # in place: would SIGSEGV on a read-only mapping
     assert (t == 3).all()
     assert data_file.read_bytes() == before
-    assert torch.equal(bundlefast.torch.load(KERAS, names=[key])[key], original)
+    assert torch.equal(bundlefast.torch.load(KERAS, names=[key], verify=True)[key], original)
 
 
 def test_cuda_load_goes_through_pinned_memory():
