@@ -23,6 +23,10 @@ Friendly names (see :meth:`bundlefast.Reader.friendly_names`):
 * If two tensors would get the same friendly name, both keep their raw keys. This can
   happen because local names may contain ``/`` or ``@``. A tensor whose friendly path
   would be empty (an attribute of the root object) also keeps its raw key.
+
+Aliases (see :meth:`bundlefast.Reader.aliases`, at the end of this module) name each
+tensor by *every* path that reaches its object, not only the first: a Keras 3 kernel
+saved as ``optimizer/_trainable_variables/1`` is also ``model/_operations/3/_kernel``.
 """
 
 from __future__ import annotations
