@@ -34,6 +34,7 @@ from . import compat, errors
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
 from ._slicing import LazyTensor
+from ._writer import Writer, save
 from .errors import (
     BundleError,
     ChecksumError,
@@ -74,6 +75,7 @@ __all__ = [
     "TensorInfo",
     "TensorNotFoundError",
     "UnsupportedError",
+    "Writer",
     "__version__",
     "checkpoints_iterator",
     "compat",
@@ -90,6 +92,7 @@ __all__ = [
     "masked_crc32c",
     "open",
     "resolve_prefix",
+    "save",
     "unmask_crc32c",
 ]
 
