@@ -17,8 +17,12 @@
 #include <vector>
 
 #include "bundle_writer.h"
+#include "crc32c.h"
 #include "dtype.h"
 #include "errors.h"
+#include "string_tensor.h"
+#include "table_builder.h"
+#include "variant_tensor.h"
 
 namespace py = pybind11;
 
@@ -159,6 +163,73 @@ void RegisterWriter(py::module_& m) {
            })
       .def_property_readonly("num_shards", [](WriterHandle& h) { return Live(h).num_shards(); })
       .def_property_readonly("prefix", [](WriterHandle& h) { return Live(h).prefix(); });
+
+  // The encoders one by one, for the unit tests (tests/core/): each is checked
+  // against FORMAT.md's vectors and the independent Python oracle.
+  m.def(
+      "_build_table",
+      [](const std::vector<std::pair<py::bytes, py::bytes>>& items, size_t block_size) {
+        TableBuilder table(block_size);
+        for (const auto& [key, value] : items) ThrowIfError(table.Add(std::string(key), std::string(value)));
+        return py::bytes(table.Finish());
+      },
+      py::arg("items"), py::arg("block_size") = kTableBlockSize);
+  m.def("_shortest_separator", [](const py::bytes& a, const py::bytes& b) {
+    return py::bytes(ShortestSeparator(std::string(a), std::string(b)));
+  });
+  m.def("_short_successor", [](const py::bytes& a) { return py::bytes(ShortSuccessor(std::string(a))); });
+  m.def(
+      "_encode_bundle_header",
+      [](int32_t num_shards, int32_t endianness, int32_t producer, int32_t min_consumer,
+         const std::vector<int32_t>& bad_consumers) {
+        BundleHeader h{num_shards, endianness, producer, min_consumer, bad_consumers};
+        std::string out;
+        EncodeBundleHeader(h, &out);
+        return py::bytes(out);
+      },
+      py::arg("num_shards"), py::arg("endianness") = 0, py::arg("producer") = 1, py::arg("min_consumer") = 0,
+      py::arg("bad_consumers") = std::vector<int32_t>());
+  m.def(
+      "_encode_bundle_entry",
+      [](int32_t dtype, const std::vector<int64_t>& shape, int32_t shard_id, int64_t offset, int64_t size,
+         uint32_t masked_crc32c, const std::vector<std::vector<std::pair<int64_t, int64_t>>>& slices) {
+        BundleEntry e;
+        e.dtype = dtype;
+        e.shape = shape;
+        e.shard_id = shard_id;
+        e.offset = offset;
+        e.size = size;
+        e.masked_crc32c = masked_crc32c;
+        for (const auto& extents : slices) e.slices.push_back(MakeSlice(extents));
+        std::string out;
+        EncodeBundleEntry(e, &out);
+        return py::bytes(out);
+      },
+      py::arg("dtype"), py::arg("shape"), py::arg("shard_id") = 0, py::arg("offset") = 0, py::arg("size") = 0,
+      py::arg("masked_crc32c") = 0, py::arg("slices") = std::vector<std::vector<std::pair<int64_t, int64_t>>>());
+  m.def(
+      "_encode_string_tensor",
+      [](const std::vector<py::bytes>& elements, bool big_endian) {
+        std::vector<uint64_t> lengths;
+        std::string body;
+        for (const py::bytes& e : elements) {
+          const std::string s = e;
+          lengths.push_back(s.size());
+          body += s;
+        }
+        std::string payload;
+        uint32_t crc = EncodeStringTensorHead(lengths, big_endian, &payload);
+        crc = crc32c::Extend(crc, body.data(), body.size());
+        return py::make_tuple(py::bytes(payload + body), crc32c::Mask(crc));
+      },
+      py::arg("elements"), py::arg("big_endian") = false);
+  m.def("_encode_variant_tensor", [](const std::vector<py::bytes>& elements) {
+    std::vector<std::string> owned(elements.begin(), elements.end());
+    std::vector<std::string_view> views(owned.begin(), owned.end());
+    std::string payload;
+    const uint32_t masked = EncodeVariantTensor(views, &payload);
+    return py::make_tuple(py::bytes(payload), masked);
+  });
 }
 
 }  // namespace bindings
