@@ -125,9 +125,9 @@ def _as_array(value: Any, where: str) -> np.ndarray:
         array = value
         if array.dtype.kind == "S":  # fixed-width bytes: NumPy's own bytes conversion
             array = array.astype(object)
-    elif isinstance(value, (bytes, bytearray, memoryview)) and not hasattr(value, "__array_interface__"):
+    elif isinstance(value, (bytes, bytearray)):
         array = np.empty((), dtype=object)
-        array[()] = bytes(value) if not isinstance(value, bytes) else value
+        array[()] = bytes(value)
     else:
         try:
             array = np.asarray(value)
