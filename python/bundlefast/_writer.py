@@ -232,7 +232,11 @@ class _Reference:
             if _OBJECT_GRAPH_KEY in infos:
                 self.graph = reader.get_array(_OBJECT_GRAPH_KEY, copy=True)[()]
                 graph = parse_object_graph(self.graph)
-                self.graph_keys = [a.checkpoint_key for node in graph.nodes for a in node.attributes]
+                # Attributes can name keys the checkpoint does not hold (a tf.data
+                # iterator's ITERATOR next to its ITERATOR_STATE); only saved ones count.
+                self.graph_keys = [
+                    a.checkpoint_key for node in graph.nodes for a in node.attributes if a.checkpoint_key in infos
+                ]
         self.graph_key_set = set(self.graph_keys)
         self.enums = {name: info.dtype_enum for name, info in infos.items()}
         self.shapes = {name: info.shape for name, info in infos.items()}
