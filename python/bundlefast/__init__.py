@@ -34,6 +34,7 @@ from . import compat, errors
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
 from ._slicing import LazyTensor
+from ._state_file import update_checkpoint_state
 from ._writer import Writer, save
 from .errors import (
     BundleError,
@@ -94,6 +95,7 @@ __all__ = [
     "resolve_prefix",
     "save",
     "unmask_crc32c",
+    "update_checkpoint_state",
 ]
 
 
