@@ -53,7 +53,7 @@ struct TensorValue {
 // then removes its temporary files.
 //
 // Commit protocol (Finish):
-//   1. data shards are written to temp names and fsync'ed, then the index;
+//   1. data shards and then the index are written to temp names and fsync'ed;
 //   2. the old P.index (if any) is removed and the directory fsync'ed: from
 //      here a reader finds no checkpoint at P, never a mix of old and new;
 //   3. data shards are renamed to their final names, directory fsync'ed;
@@ -120,6 +120,7 @@ class BundleWriter {
   Status Append(const char* data, uint64_t n, uint32_t* crc);
   Status CloseShards();
   Status WriteIndex(std::string* index_temp);
+  Status SyncAll(const std::string& index_temp);
   Status Commit(const std::string& index_temp);
   void RemoveLeftovers();
   Status Fail(Status status);

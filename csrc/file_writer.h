@@ -14,7 +14,8 @@
 namespace bundlefast {
 
 // A new file opened for appending. Not thread-safe. The destructor closes the
-// descriptor (without syncing) if Close() was not called.
+// descriptor if Close() was not called. Nothing is synced here: SyncFile()
+// does that once the file is complete, for several files at once.
 class WritableFile {
  public:
   // Creates `path`, which must not exist yet (O_EXCL: a temp name that is
@@ -28,8 +29,6 @@ class WritableFile {
 
   // Writes all n bytes, retrying short writes and EINTR (ENOSPC etc.: kIOError).
   Status Append(const char* data, size_t n);
-  // fsync(): the bytes reach the disk before the file is renamed into place.
-  Status Sync();
   Status Close();
 
   const std::string& path() const { return path_; }
@@ -42,6 +41,9 @@ class WritableFile {
   uint64_t size_ = 0;
 };
 
+// fsync() of the file at `path` (through a new read-only descriptor: fsync
+// flushes the file, whichever descriptor asks).
+Status SyncFile(const std::string& path);
 // rename(2): atomically replaces `to` if it exists.
 Status RenameFile(const std::string& from, const std::string& to);
 // unlink(2). A file that does not exist is not an error when `missing_ok`.

@@ -51,16 +51,24 @@ Status WritableFile::Append(const char* data, size_t n) {
   return Status::OK();
 }
 
-Status WritableFile::Sync() {
-  if (::fsync(fd_) != 0) return ErrnoStatus("fsync", path_, errno);
-  return Status::OK();
-}
-
 Status WritableFile::Close() {
   const int fd = fd_;
   fd_ = -1;
   // close() may report a deferred write error (NFS); EINTR must not be retried.
   if (fd >= 0 && ::close(fd) != 0 && errno != EINTR) return ErrnoStatus("close", path_, errno);
+  return Status::OK();
+}
+
+Status SyncFile(const std::string& path) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus("fsync", path, err);
   return Status::OK();
 }
 

@@ -16,8 +16,10 @@ padded bundles (``BundleWriter::Options::data_alignment``); ``alignment=1`` writ
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,14 +48,27 @@ DTypeLike = Any  # "qint8", 11, np.int8, tf.qint8, ...
 # --------------------------------------------------------------------------------------
 
 
-def _enum_by_numpy() -> dict[np.dtype, int]:
-    """NumPy dtype -> the DataType that holds it (int8 -> INT8, never QINT8)."""
+@functools.lru_cache(maxsize=2)
+def _numpy_to_enum(with_ml_dtypes: bool) -> dict[np.dtype, int]:
+    """NumPy dtype -> the DataType that holds it (int8 -> INT8, never QINT8). Without
+    ``with_ml_dtypes`` only NumPy's own types, so saving them never imports ml_dtypes
+    (whose import alone can take a second)."""
     table: dict[np.dtype, int] = {}
     for enum in range(_dtypes.NUM_DTYPES):
+        if enum in _QUANTIZED or (not with_ml_dtypes and _dtypes.needs_ml_dtypes(enum)):
+            continue
         dtype = _dtypes.numpy_dtype(enum)
-        if dtype is not None and enum not in _QUANTIZED and dtype != np.dtype(object):
+        if dtype is not None and dtype != np.dtype(object):
             table.setdefault(dtype, enum)
     return table
+
+
+def _enum_of(dtype: np.dtype) -> int | None:
+    """The DataType of arrays of ``dtype``, or None."""
+    enum = _numpy_to_enum(False).get(dtype)
+    if enum is None and "ml_dtypes" in sys.modules:  # an ml_dtypes array implies the import
+        enum = _numpy_to_enum(True).get(dtype)
+    return enum
 
 
 def _tf_enum(spec: DTypeLike, where: str) -> int:
@@ -71,7 +86,7 @@ def _tf_enum(spec: DTypeLike, where: str) -> int:
                 enum = i
     else:
         try:
-            enum = _enum_by_numpy().get(np.dtype(spec))
+            enum = _enum_of(np.dtype(spec))
         except TypeError:
             enum = None
     if enum is None or not 0 < enum < _dtypes.NUM_DTYPES:
@@ -163,7 +178,7 @@ def _prepare(name: str | bytes, value: Any, tf_dtype: DTypeLike | None) -> _Tens
         _check_bytes(array, where)
     else:
         native = array.dtype.newbyteorder("=")
-        own = _enum_by_numpy().get(native)
+        own = _enum_of(native)
         if own is None:
             raise UnsupportedError(f"{where}: NumPy dtype {array.dtype} has no TensorFlow equivalent")
         enum = own if wanted is None else wanted
@@ -309,7 +324,6 @@ class Writer:
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)  # TF's BundleWriter creates it too
-        _dtypes.install()
         self._core: Any = _core.BundleWriter(path, alignment, max_shard_bytes or 0, _BUFFER_BYTES, sync)
         self._open = True
 
