@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <random>
 #include <utility>
@@ -25,6 +24,7 @@
 #include "coding.h"
 #include "crc32c.h"
 #include "dtype.h"
+#include "key_text.h"
 #include "parallel.h"
 #include "slice_key.h"
 #include "string_tensor.h"
@@ -46,21 +46,6 @@ std::string MakeToken() {
   uint64_t token = (static_cast<uint64_t>(::getpid()) << 40) ^ (r & 0xffffffffffull) ^ (counter++ << 56);
   token &= 0x7fffffffffffffffull;
   return std::to_string(token);
-}
-
-std::string Quote(std::string_view key) {
-  std::string out = "'";
-  for (const char c : key) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b == 0x7f || c == '\'' || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", b);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
 }
 
 bool Writable(int32_t dtype) {
@@ -130,7 +115,7 @@ Status BundleWriter::Fail(Status status) {
 
 Status BundleWriter::Add(std::string_view key, const TensorValue& value) {
   BF_RETURN_IF_ERROR(CheckUsable());
-  const std::string what = prefix_ + ": tensor " + Quote(key);
+  const std::string what = prefix_ + ": tensor " + QuotedKey(key);
   if (key.empty()) {
     return Status::InvalidArgument(prefix_ + ": the empty tensor name is reserved for the bundle header");
   }
@@ -149,7 +134,7 @@ Status BundleWriter::AddSlice(std::string_view name, const std::vector<int64_t>&
                               const TensorSlice& slice, const TensorValue& value) {
   BF_RETURN_IF_ERROR(CheckUsable());
   const std::string n(name);
-  const std::string what = prefix_ + ": slice " + SliceString(slice) + " of tensor " + Quote(name);
+  const std::string what = prefix_ + ": slice " + SliceString(slice) + " of tensor " + QuotedKey(name);
   if (name.empty()) {
     return Status::InvalidArgument(prefix_ + ": the empty tensor name is reserved for the bundle header");
   }
@@ -350,7 +335,7 @@ Status BundleWriter::Finish() {
     for (const Box& b : p.boxes) covered += b.NumElements();
     const uint64_t total = FullBox(p.full_shape).NumElements();
     if (covered != total) {
-      return Fail(Status::InvalidArgument(prefix_ + ": the slices of tensor " + Quote(name) + " cover " +
+      return Fail(Status::InvalidArgument(prefix_ + ": the slices of tensor " + QuotedKey(name) + " cover " +
                                      std::to_string(covered) + " of its " + std::to_string(total) +
                                      " elements (full shape " + ShapeString(p.full_shape) +
                                      "); add the missing slices"));

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bundle_writer.h"
+#include "byte_view.h"
 #include "crc32c.h"
 #include "dtype.h"
 #include "errors.h"
@@ -36,29 +37,11 @@ struct WriterHandle {
   std::mutex mu;
 };
 
-// A C-contiguous buffer of the caller's object, released on destruction.
-class BufferView {
- public:
-  explicit BufferView(py::handle obj) {
-    // No PyBUF_FORMAT: ml_dtypes arrays (bfloat16, float8, ...) export raw
-    // bytes fine but have no struct format string.
-    if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_C_CONTIGUOUS) != 0) throw py::error_already_set();
-  }
-  ~BufferView() { PyBuffer_Release(&view_); }
-  BufferView(const BufferView&) = delete;
-  BufferView& operator=(const BufferView&) = delete;
-  const char* data() const { return static_cast<const char*>(view_.buf); }
-  uint64_t size() const { return static_cast<uint64_t>(view_.len); }
-
- private:
-  Py_buffer view_{};
-};
-
 // The core's view of one tensor: `values` is a C-contiguous buffer for
 // fixed-width dtypes, or a list of bytes (one per element, row-major) for
 // STRING and VARIANT. `holder` keeps the buffer exported for the call.
 TensorValue MakeValue(int32_t dtype, std::vector<int64_t> shape, py::handle values,
-                      std::unique_ptr<BufferView>* holder) {
+                      std::unique_ptr<ByteView>* holder) {
   TensorValue value;
   value.dtype = dtype;
   value.shape = std::move(shape);
@@ -75,7 +58,7 @@ TensorValue MakeValue(int32_t dtype, std::vector<int64_t> shape, py::handle valu
       value.elements.emplace_back(PyBytes_AS_STRING(item), static_cast<size_t>(PyBytes_GET_SIZE(item)));
     }
   } else {
-    *holder = std::make_unique<BufferView>(values);
+    *holder = std::make_unique<ByteView>(values);
     value.data = (*holder)->data();
     value.nbytes = (*holder)->size();
   }
@@ -114,7 +97,7 @@ void RegisterWriter(py::module_& m) {
       .def(
           "add",
           [](WriterHandle& h, const py::bytes& key, int32_t dtype, std::vector<int64_t> shape, py::handle values) {
-            std::unique_ptr<BufferView> holder;
+            std::unique_ptr<ByteView> holder;
             const TensorValue value = MakeValue(dtype, std::move(shape), values, &holder);
             const std::string k = key;
             Status s;
@@ -131,7 +114,7 @@ void RegisterWriter(py::module_& m) {
           [](WriterHandle& h, const py::bytes& name, std::vector<int64_t> full_shape,
              const std::vector<std::pair<int64_t, int64_t>>& extents, int32_t dtype, std::vector<int64_t> shape,
              py::handle values) {
-            std::unique_ptr<BufferView> holder;
+            std::unique_ptr<ByteView> holder;
             const TensorValue value = MakeValue(dtype, std::move(shape), values, &holder);
             const std::string n = name;
             const TensorSlice slice = MakeSlice(extents);
