@@ -52,33 +52,33 @@ bool Writable(int32_t dtype) {
   return DataTypeSize(dtype) > 0 || dtype == DT_STRING || dtype == DT_VARIANT;
 }
 
-// Checks `value` against its own dtype and shape; `what` names it in errors.
-Status CheckValue(const TensorValue& value, const std::string& what) {
+// Checks `value` against its own dtype and shape (the caller names it in errors).
+Status CheckValue(const TensorValue& value) {
   if (!Writable(value.dtype)) {
-    return Status::NotSupported(what + ": dtype " + DataTypeName(value.dtype) +
+    return Status::NotSupported("dtype " + DataTypeName(value.dtype) +
                                 " cannot be saved in a checkpoint");
   }
   if (value.shape.size() > static_cast<size_t>(kMaxRank)) {
-    return Status::InvalidArgument(what + ": rank " + std::to_string(value.shape.size()) +
+    return Status::InvalidArgument("rank " + std::to_string(value.shape.size()) +
                                    " is above TensorFlow's maximum of 254");
   }
   uint64_t elements = 1;
   for (const int64_t d : value.shape) {
     if (d < 0 || !CheckedMul(elements, static_cast<uint64_t>(d), &elements) ||
         elements > static_cast<uint64_t>(INT64_MAX)) {
-      return Status::InvalidArgument(what + ": invalid shape " + ShapeString(value.shape));
+      return Status::InvalidArgument("invalid shape " + ShapeString(value.shape));
     }
   }
   const int itemsize = DataTypeSize(value.dtype);
   if (itemsize > 0) {
     uint64_t expected;
     if (!CheckedMul(elements, static_cast<uint64_t>(itemsize), &expected) || expected != value.nbytes) {
-      return Status::InvalidArgument(what + ": " + std::to_string(value.nbytes) + " bytes of data for shape " +
+      return Status::InvalidArgument(std::to_string(value.nbytes) + " bytes of data for shape " +
                                      ShapeString(value.shape) + " of " + DataTypeName(value.dtype) +
                                      ", expected " + std::to_string(elements) + " x " + std::to_string(itemsize));
     }
   } else if (value.elements.size() != elements) {
-    return Status::InvalidArgument(what + ": " + std::to_string(value.elements.size()) + " elements for shape " +
+    return Status::InvalidArgument(std::to_string(value.elements.size()) + " elements for shape " +
                                    ShapeString(value.shape) + ", expected " + std::to_string(elements));
   }
   return Status::OK();
@@ -115,18 +115,19 @@ Status BundleWriter::Fail(Status status) {
 
 Status BundleWriter::Add(std::string_view key, const TensorValue& value) {
   BF_RETURN_IF_ERROR(CheckUsable());
-  const std::string what = prefix_ + ": tensor " + QuotedKey(key);
   if (key.empty()) {
     return Status::InvalidArgument(prefix_ + ": the empty tensor name is reserved for the bundle header");
   }
-  const std::string k(key);
+  std::string k(key);
   if (entries_.count(k) || partitioned_.count(k)) {
-    return Status::InvalidArgument(what + " is added twice (duplicate key)");
+    return Status::InvalidArgument(prefix_ + ": tensor " + QuotedKey(key) + " is added twice (duplicate key)");
   }
-  BF_RETURN_IF_ERROR(CheckValue(value, what));
+  // The message prefix is built only on failure: Add runs ~50k times for a big model.
+  const Status checked = CheckValue(value);
+  if (!checked.ok()) return checked.WithContext(prefix_ + ": tensor " + QuotedKey(key));
   BundleEntry entry;
   BF_RETURN_IF_ERROR(WritePayload(value, &entry));
-  entries_.emplace(k, std::move(entry));
+  entries_.emplace(std::move(k), std::move(entry));
   return Status::OK();
 }
 
@@ -156,7 +157,8 @@ Status BundleWriter::AddSlice(std::string_view name, const std::vector<int64_t>&
     return Status::InvalidArgument(what + " has shape " + ShapeString(box.size) + ", but the value has shape " +
                                    ShapeString(value.shape));
   }
-  BF_RETURN_IF_ERROR(CheckValue(value, what));
+  const Status checked = CheckValue(value);
+  if (!checked.ok()) return checked.WithContext(what);
   if (entries_.count(n)) return Status::InvalidArgument(what + ": the tensor was already added whole");
   // TF's AddSlice: a slice that is the whole tensor is an ordinary tensor.
   if (box == FullBox(full_shape) && !partitioned_.count(n)) return Add(name, value);

@@ -58,6 +58,13 @@ class BundleWriter:
         self, prefix: str, alignment: int = 1, max_shard_bytes: int = 0, buffer_bytes: int = 1048576, sync: bool = True
     ) -> None: ...
     def add(self, key: bytes, dtype: int, shape: Sequence[int], values: Buffer | list[bytes]) -> None: ...
+    def add_many(
+        self,
+        keys: list[str | bytes],
+        dtypes: list[int],
+        values: list[Buffer | list[bytes]],
+        shapes: list[Sequence[int] | None],
+    ) -> None: ...
     def add_slice(
         self,
         name: bytes,

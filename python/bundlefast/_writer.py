@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -120,6 +120,15 @@ class _Tensor:
         if not array.dtype.isnative:
             array = array.astype(array.dtype.newbyteorder("="))
         return np.ascontiguousarray(array)
+
+
+@dataclass
+class _Run:
+    """Consecutive C-contiguous native ndarrays under str names: written in one core call."""
+
+    keys: list[str] = field(default_factory=list)
+    enums: list[int] = field(default_factory=list)
+    arrays: list[np.ndarray] = field(default_factory=list)
 
 
 def _key(name: str | bytes) -> bytes:
@@ -411,6 +420,17 @@ class Writer:
         self._core.add_slice(tensor.key, list(full), extents, tensor.enum, list(tensor.shape), tensor.payload())
         self._names.add(tensor.name)
 
+    def _write_plan(self, plan: list[_Run | _Tensor]) -> None:
+        """Write checked tensors in order: a run of plain arrays with one core call (one
+        GIL release for thousands of small tensors), the others one by one (so a
+        non-contiguous one is copied only just before it is written)."""
+        for item in plan:
+            if isinstance(item, _Tensor):
+                self._write(item)
+            else:
+                self._core.add_many(item.keys, item.enums, item.arrays, [None] * len(item.keys))
+                self._names.update(item.keys)
+
     def _write(self, tensor: _Tensor) -> None:
         if self._reference is not None:
             self._reference.check(tensor)
@@ -500,24 +520,48 @@ def save(
     """
     writer_dtypes = dict(dtypes or {})
     reference = _Reference(like) if like is not None else None
-    prepared = []
-    for name, value in tensors.items():
-        wanted = writer_dtypes.get(name) if isinstance(name, str) else None
-        if wanted is None and reference is not None and isinstance(name, str):
-            wanted = reference.enums.get(name)
-        tensor = _prepare(name, value, wanted)
-        if reference is not None:
-            reference.check(tensor)
-        prepared.append(tensor)
+    overridden = set(writer_dtypes) | (set(reference.enums) if reference is not None else set())
+    # Check everything first. A C-contiguous native ndarray under a plain name (the
+    # bulk of any model) needs only its dtype looked up; the rest goes through _prepare.
+    plan: list[_Run | _Tensor] = []
+    run = _Run()
+    names: list[str] = []
     seen: set[bytes] = set()
-    for tensor in prepared:
-        if tensor.key in seen:
-            raise InvalidArgumentError(f"tensor {tensor.name!r} is given twice")
-        seen.add(tensor.key)
+    table = _numpy_to_enum(False)
+    for name, value in tensors.items():
+        enum = None
+        if type(value) is np.ndarray and type(name) is str and name and name not in overridden:
+            enum = table.get(value.dtype)
+            if enum is None:
+                enum = _enum_of(value.dtype)
+            if enum is not None and not value.flags.c_contiguous:
+                enum = None
+        if enum is not None:
+            key = name.encode("utf-8", "surrogateescape")
+            run.keys.append(name)
+            run.enums.append(enum)
+            run.arrays.append(value)
+        else:
+            wanted = writer_dtypes.get(name) if isinstance(name, str) else None
+            if wanted is None and reference is not None and isinstance(name, str):
+                wanted = reference.enums.get(name)
+            tensor = _prepare(name, value, wanted)
+            if reference is not None:
+                reference.check(tensor)
+            key = tensor.key
+            if run.keys:
+                plan.append(run)
+                run = _Run()
+            plan.append(tensor)
+        if key in seen:
+            raise InvalidArgumentError(f"tensor {name!r} is given twice")
+        seen.add(key)
+        names.append(name if isinstance(name, str) else key.decode("utf-8", "surrogateescape"))
+    if run.keys:
+        plan.append(run)
     if reference is not None and reference.graph is not None:
-        reference.check_complete(t.name for t in prepared)
+        reference.check_complete(names)
     with Writer(prefix, alignment=alignment, max_shard_bytes=max_shard_bytes, sync=sync) as writer:
         writer._reference = reference
-        for tensor in prepared:
-            writer._write(tensor)
+        writer._write_plan(plan)
     return writer.prefix
