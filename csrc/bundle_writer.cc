@@ -118,17 +118,17 @@ Status BundleWriter::Add(std::string_view key, const TensorValue& value) {
   if (key.empty()) {
     return Status::InvalidArgument(prefix_ + ": the empty tensor name is reserved for the bundle header");
   }
-  std::string k(key);
-  if (entries_.count(k) || partitioned_.count(k)) {
-    return Status::InvalidArgument(prefix_ + ": tensor " + QuotedKey(key) + " is added twice (duplicate key)");
-  }
   // The message prefix is built only on failure: Add runs ~50k times for a big model.
   const Status checked = CheckValue(value);
   if (!checked.ok()) return checked.WithContext(prefix_ + ": tensor " + QuotedKey(key));
-  BundleEntry entry;
-  BF_RETURN_IF_ERROR(WritePayload(value, &entry));
-  entries_.emplace(std::move(k), std::move(entry));
-  return Status::OK();
+  const auto [it, inserted] = entries_.try_emplace(std::string(key));
+  if (!inserted || partitioned_.count(it->first)) {
+    if (inserted) entries_.erase(it);
+    return Status::InvalidArgument(prefix_ + ": tensor " + QuotedKey(key) + " is added twice (duplicate key)");
+  }
+  const Status written = WritePayload(value, &it->second);
+  if (!written.ok()) entries_.erase(it);
+  return written;
 }
 
 Status BundleWriter::AddSlice(std::string_view name, const std::vector<int64_t>& full_shape,

@@ -69,6 +69,9 @@ TensorValue MakeValue(int32_t dtype, std::vector<int64_t> shape, py::handle valu
 // non-UTF-8 keys to) or bytes.
 std::string KeyBytes(py::handle key) {
   if (PyBytes_Check(key.ptr())) return std::string(PyBytes_AS_STRING(key.ptr()), PyBytes_GET_SIZE(key.ptr()));
+  Py_ssize_t size;
+  if (const char* utf8 = PyUnicode_AsUTF8AndSize(key.ptr(), &size)) return std::string(utf8, size);  // cached
+  PyErr_Clear();  // a lone surrogate: encode it back to the byte it stands for
   py::object b = py::reinterpret_steal<py::object>(
       PyUnicode_AsEncodedString(key.ptr(), "utf-8", "surrogateescape"));
   if (!b) throw py::error_already_set();

@@ -131,6 +131,18 @@ class _Run:
     arrays: list[np.ndarray] = field(default_factory=list)
 
 
+def _check_unique(plan: list[_Run | _Tensor]) -> None:
+    """Mapping keys are unique, but ``"k"`` and ``b"k"`` name the same tensor."""
+    seen: set[bytes] = set()
+    for item in plan:
+        pairs = [(item.name, item.key)] if isinstance(item, _Tensor) else (
+            (k, k.encode("utf-8", "surrogateescape")) for k in item.keys)
+        for name, key in pairs:
+            if key in seen:
+                raise InvalidArgumentError(f"tensor {name!r} is given twice")
+            seen.add(key)
+
+
 def _key(name: str | bytes) -> bytes:
     if isinstance(name, bytes):
         key = name
@@ -525,8 +537,6 @@ def save(
     # bulk of any model) needs only its dtype looked up; the rest goes through _prepare.
     plan: list[_Run | _Tensor] = []
     run = _Run()
-    names: list[str] = []
-    seen: set[bytes] = set()
     table = _numpy_to_enum(False)
     for name, value in tensors.items():
         enum = None
@@ -537,30 +547,26 @@ def save(
             if enum is not None and not value.flags.c_contiguous:
                 enum = None
         if enum is not None:
-            key = name.encode("utf-8", "surrogateescape")
             run.keys.append(name)
             run.enums.append(enum)
             run.arrays.append(value)
-        else:
-            wanted = writer_dtypes.get(name) if isinstance(name, str) else None
-            if wanted is None and reference is not None and isinstance(name, str):
-                wanted = reference.enums.get(name)
-            tensor = _prepare(name, value, wanted)
-            if reference is not None:
-                reference.check(tensor)
-            key = tensor.key
-            if run.keys:
-                plan.append(run)
-                run = _Run()
-            plan.append(tensor)
-        if key in seen:
-            raise InvalidArgumentError(f"tensor {name!r} is given twice")
-        seen.add(key)
-        names.append(name if isinstance(name, str) else key.decode("utf-8", "surrogateescape"))
+            continue
+        wanted = writer_dtypes.get(name) if isinstance(name, str) else None
+        if wanted is None and reference is not None and isinstance(name, str):
+            wanted = reference.enums.get(name)
+        tensor = _prepare(name, value, wanted)
+        if reference is not None:
+            reference.check(tensor)
+        if run.keys:
+            plan.append(run)
+            run = _Run()
+        plan.append(tensor)
     if run.keys:
         plan.append(run)
+    if any(not isinstance(name, str) for name in tensors):  # only then can two keys collide
+        _check_unique(plan)
     if reference is not None and reference.graph is not None:
-        reference.check_complete(names)
+        reference.check_complete(t.name for t in plan if isinstance(t, _Tensor))
     with Writer(prefix, alignment=alignment, max_shard_bytes=max_shard_bytes, sync=sync) as writer:
         writer._reference = reference
         writer._write_plan(plan)
