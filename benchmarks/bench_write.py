@@ -81,10 +81,13 @@ def bench_bundlefast(name: str, work: Path, repeat: int) -> dict[str, list[float
 
 
 def _clear(work: Path) -> None:
-    """Delete what a repeat wrote (untimed), so the page cache holds the same each time."""
+    """Delete what a repeat wrote and flush dirty pages (untimed), so every run starts
+    from the same page-cache state: otherwise a run can be throttled by the writeback
+    of the one before it, and which row that hits is luck."""
     for d in work.iterdir():
         for f in d.iterdir():
             f.unlink()
+    os.sync()
 
 
 def _roofline(tensors: dict, prefix: str, crc: bool) -> int:
