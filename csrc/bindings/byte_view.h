@@ -14,11 +14,10 @@ namespace bindings {
 // format string, so ml_dtypes arrays, which have none, work too). Holding the
 // view keeps the exporter alive and, for bytearray, un-resizable, so the bytes
 // stay put while the GIL is released. Construct and destroy with the GIL held.
-// With flags = PyBUF_ND the view also has the exporter's shape.
 class ByteView {
  public:
-  explicit ByteView(pybind11::handle obj, int flags = PyBUF_SIMPLE) {
-    if (PyObject_GetBuffer(obj.ptr(), &view_, flags) != 0) throw pybind11::error_already_set();
+  explicit ByteView(pybind11::handle obj) {
+    if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) throw pybind11::error_already_set();
   }
   ~ByteView() { PyBuffer_Release(&view_); }
   ByteView(const ByteView&) = delete;
@@ -26,9 +25,6 @@ class ByteView {
 
   const char* data() const { return static_cast<const char*>(view_.buf); }
   size_t size() const { return static_cast<size_t>(view_.len); }
-  // REQUIRES: constructed with PyBUF_ND.
-  int ndim() const { return view_.ndim; }
-  Py_ssize_t dim(int i) const { return view_.shape[i]; }
 
  private:
   Py_buffer view_;

@@ -8,6 +8,7 @@
 // two threads cannot deadlock on the pair.
 #include "writer_py.h"
 
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include <memory>
@@ -63,6 +64,25 @@ TensorValue MakeValue(int32_t dtype, std::vector<int64_t> shape, py::handle valu
     value.nbytes = (*holder)->size();
   }
   return value;
+}
+
+// A C-contiguous ndarray's data and shape, read from the array struct: no
+// buffer export (which mallocs NumPy's buffer info) for each of 50k tensors.
+// The caller's list keeps the array alive; its dtype is the one `dtype` names,
+// so the element size is the bundle's.
+void ArrayValue(py::handle obj, int32_t dtype, TensorValue* value) {
+  const auto& api = py::detail::npy_api::get();
+  if (!api.PyArray_Check_(obj.ptr())) throw py::type_error("add_many: values without shapes must be ndarrays");
+  const auto* a = py::detail::array_proxy(obj.ptr());
+  if ((a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) {
+    throw py::value_error("add_many: arrays must be C-contiguous");
+  }
+  value->dtype = dtype;
+  value->shape.assign(a->dimensions, a->dimensions + a->nd);
+  uint64_t elements = 1;
+  for (const int64_t d : value->shape) elements *= static_cast<uint64_t>(d);
+  value->data = a->data;
+  value->nbytes = elements * static_cast<uint64_t>(DataTypeSize(dtype));
 }
 
 // A tensor key from str (UTF-8, surrogateescape: what the reader decodes
@@ -139,13 +159,8 @@ void RegisterWriter(py::module_& m) {
               k[i] = KeyBytes(keys[i]);
               const auto dtype = dtypes[i].cast<int32_t>();
               py::handle shape = shapes[i];
-              if (shape.is_none()) {  // a C-contiguous array: its own shape
-                holders[i] = std::make_unique<ByteView>(values[i], PyBUF_ND);
-                v[i].dtype = dtype;
-                v[i].shape.resize(static_cast<size_t>(holders[i]->ndim()));
-                for (int d = 0; d < holders[i]->ndim(); ++d) v[i].shape[static_cast<size_t>(d)] = holders[i]->dim(d);
-                v[i].data = holders[i]->data();
-                v[i].nbytes = holders[i]->size();
+              if (shape.is_none()) {
+                ArrayValue(values[i], dtype, &v[i]);
               } else {
                 v[i] = MakeValue(dtype, shape.cast<std::vector<int64_t>>(), values[i], &holders[i]);
               }
