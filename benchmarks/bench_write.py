@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import workloads  # noqa: E402
+import workloads
 
 os.environ["BUNDLEFAST_NUM_THREADS"] = "1"
 

@@ -11,15 +11,16 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import tensorflow as tf  # noqa: E402
-
-import bundlefast  # noqa: E402
-from bundlefast._state_file import (  # noqa: E402
+import bundlefast
+import tensorflow as tf
+from bundlefast._state_file import (
     CheckpointState,
     format_checkpoint_state,
     parse_checkpoint_state,
     write_state_file,
 )
+
+pytestmark = pytest.mark.tf  # TF parses, writes and manages the same state files
 
 
 def _tf_parse(text: str):

@@ -10,11 +10,10 @@ from __future__ import annotations
 import array
 import os
 
+import bundlefast
 import ml_dtypes
 import numpy as np
 import pytest
-
-import bundlefast
 from bundlefast import InvalidArgumentError, UnsupportedError
 
 ML_DTYPES = [

@@ -21,12 +21,11 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import tensorflow as tf  # noqa: E402
+import bundlefast
+import tensorflow as tf
+from writer_crash_child import OLD_SHARD, step_values, values
 
-import bundlefast  # noqa: E402
-from writer_crash_child import OLD_SHARD, step_values, values  # noqa: E402
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.tf]  # TF checks every outcome too
 
 KILLS = 24  # len(STEPS) x len(DELAYS)
 STATE_KILLS = 8

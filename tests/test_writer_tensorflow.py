@@ -22,11 +22,17 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import tensorflow as tf  # noqa: E402
-
-import bundlefast  # noqa: E402
-import tf_oracle  # noqa: E402
-from tf_oracle import CORE_CASES, LATER_CASES, assert_same_array, case_prefix, make_fixtures, tf_snapshot  # noqa: E402
+import bundlefast
+import tensorflow as tf
+import tf_oracle
+from tf_oracle import (
+    CORE_CASES,
+    LATER_CASES,
+    assert_same_array,
+    case_prefix,
+    make_fixtures,
+    tf_snapshot,
+)
 
 pytestmark = pytest.mark.tf
 
@@ -199,9 +205,11 @@ def test_like_checks_the_object_graph(tmp_path):
         bundlefast.save(tmp_path / "q", {**values, name: values[name][:1]}, like=source)
     with pytest.raises(bundlefast.InvalidArgumentError, match="not being saved"):
         bundlefast.save(tmp_path / "q", {n: v for n, v in values.items() if n != name}, like=source)
-    with pytest.raises(bundlefast.InvalidArgumentError, match="dtype taken from like"):
-        with bundlefast.Writer(tmp_path / "q", like=source) as w:
-            w.add(name, values[name].astype(np.float64))
+    with (
+        pytest.raises(bundlefast.InvalidArgumentError, match="dtype taken from like"),
+        bundlefast.Writer(tmp_path / "q", like=source) as w,
+    ):
+        w.add(name, values[name].astype(np.float64))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -14,9 +14,8 @@ import os
 import sys
 import time
 
-import numpy as np
-
 import bundlefast
+import numpy as np
 
 OLD_SHARD = 600_000  # old: 4 data shards (400 KB tensors)
 NEW_SHARD = 900_000  # new: 2

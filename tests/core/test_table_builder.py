@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
-import pytest
-
 import bundle_builder as bb
 import bundlefast
+import numpy as np
+import pytest
 from bundlefast import _core
 
 # ---------------------------------------------------------------- FORMAT.md vectors
