@@ -110,6 +110,19 @@ BundleWriter& Live(WriterHandle& h) {
   return *h.writer;
 }
 
+// Adds the converted tensors in order with one release of the GIL: per-call
+// overhead decides the speed of 50k small tensors.
+void AddAll(WriterHandle& h, const std::vector<std::string>& keys, const std::vector<TensorValue>& values) {
+  Status s;
+  {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(h.mu);
+    BundleWriter& writer = Live(h);
+    for (size_t i = 0; i < keys.size() && s.ok(); ++i) s = writer.Add(keys[i], values[i]);
+  }
+  ThrowIfError(s);
+}
+
 }  // namespace
 
 void RegisterWriter(py::module_& m) {
@@ -146,8 +159,6 @@ void RegisterWriter(py::module_& m) {
           "add_many",
           [](WriterHandle& h, const py::list& keys, const py::list& dtypes, const py::list& values,
              const py::list& shapes) {
-            // Everything is converted first, then written with one release of
-            // the GIL: per-call overhead decides the speed of 50k small tensors.
             const size_t n = keys.size();
             if (dtypes.size() != n || values.size() != n || shapes.size() != n) {
               throw py::value_error("add_many: keys, dtypes, values and shapes differ in length");
@@ -165,16 +176,42 @@ void RegisterWriter(py::module_& m) {
                 v[i] = MakeValue(dtype, shape.cast<std::vector<int64_t>>(), values[i], &holders[i]);
               }
             }
-            Status s;
-            {
-              py::gil_scoped_release release;
-              std::lock_guard<std::mutex> lock(h.mu);
-              BundleWriter& writer = Live(h);
-              for (size_t i = 0; i < n && s.ok(); ++i) s = writer.Add(k[i], v[i]);
-            }
-            ThrowIfError(s);
+            AddAll(h, k, v);
           },
           py::arg("keys"), py::arg("dtypes"), py::arg("values"), py::arg("shapes"))
+      .def(
+          "add_plain",
+          [](WriterHandle& h, const py::list& keys, const py::list& values, const py::dict& dtype_table) {
+            // The bulk case checked here rather than by a Python loop: every key a
+            // non-empty str, every value an exact, C-contiguous ndarray whose dtype
+            // is in `dtype_table`. If one is not, nothing is written: False.
+            const size_t n = keys.size();
+            if (values.size() != n) throw py::value_error("add_plain: keys and values differ in length");
+            const auto& api = py::detail::npy_api::get();
+            std::vector<std::string> k(n);
+            std::vector<TensorValue> v(n);
+            PyObject* last_descr = nullptr;  // models repeat a few dtypes: skip most lookups
+            int32_t last_dtype = 0;
+            for (size_t i = 0; i < n; ++i) {
+              PyObject* key = PyList_GET_ITEM(keys.ptr(), static_cast<Py_ssize_t>(i));
+              PyObject* value = PyList_GET_ITEM(values.ptr(), static_cast<Py_ssize_t>(i));
+              if (!PyUnicode_CheckExact(key) || PyUnicode_GET_LENGTH(key) == 0) return false;
+              if (Py_TYPE(value) != api.PyArray_Type_) return false;
+              const auto* a = py::detail::array_proxy(value);
+              if (a->descr != last_descr) {
+                PyObject* dtype = PyDict_GetItem(dtype_table.ptr(), a->descr);  // borrowed
+                if (dtype == nullptr) return false;
+                last_descr = a->descr;
+                last_dtype = static_cast<int32_t>(PyLong_AsLong(dtype));
+              }
+              if ((a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) return false;
+              k[i] = KeyBytes(key);
+              ArrayValue(value, last_dtype, &v[i]);
+            }
+            AddAll(h, k, v);
+            return true;
+          },
+          py::arg("keys"), py::arg("values"), py::arg("dtype_table"))
       .def(
           "add_slice",
           [](WriterHandle& h, const py::bytes& name, std::vector<int64_t> full_shape,

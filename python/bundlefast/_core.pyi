@@ -65,6 +65,7 @@ class BundleWriter:
         values: list[Buffer | list[bytes]],
         shapes: list[Sequence[int] | None],
     ) -> None: ...
+    def add_plain(self, keys: list[str], values: list[Any], dtype_table: dict[Any, int]) -> bool: ...
     def add_slice(
         self,
         name: bytes,

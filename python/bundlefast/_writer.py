@@ -535,34 +535,18 @@ def save(
     overridden = set(writer_dtypes) | (set(reference.enums) if reference is not None else set())
     # Check everything first. A C-contiguous native ndarray under a plain name (the
     # bulk of any model) needs only its dtype looked up; the rest goes through _prepare.
-    plan = _plain_run(tensors) if not overridden else None
-    if plan is None:
-        plan = _plan(tensors, writer_dtypes, reference, overridden)
-        if any(not isinstance(name, str) for name in tensors):  # only then can two keys collide
-            _check_unique(plan)
-    if reference is not None and reference.graph is not None:
-        reference.check_complete(t.name for t in plan if isinstance(t, _Tensor))
     with Writer(prefix, alignment=alignment, max_shard_bytes=max_shard_bytes, sync=sync) as writer:
-        writer._reference = reference
-        writer._write_plan(plan)
+        # The bulk case (plain arrays under str names) is checked and written in one
+        # core call; anything else is checked here in full before a byte is written.
+        if overridden or not writer._core.add_plain(list(tensors), list(tensors.values()), _numpy_to_enum(False)):
+            plan = _plan(tensors, writer_dtypes, reference, overridden)
+            if any(not isinstance(name, str) for name in tensors):  # only then can two keys collide
+                _check_unique(plan)
+            if reference is not None and reference.graph is not None:
+                reference.check_complete(t.name for t in plan if isinstance(t, _Tensor))
+            writer._reference = reference
+            writer._write_plan(plan)
     return writer.prefix
-
-
-def _plain_run(tensors: Mapping[str, Any]) -> list[_Run | _Tensor] | None:
-    """The common case in bulk: every value a C-contiguous ndarray of a NumPy dtype under a
-    non-empty str name. Checked with a few passes of C-level loops (a model can have 50k
-    tensors); None if anything needs :func:`_plan`."""
-    names = list(tensors)
-    arrays = list(tensors.values())
-    if not all(type(name) is str and name for name in names):
-        return None
-    if not all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays):
-        return None
-    table = _numpy_to_enum(False)
-    enums = [table.get(a.dtype) for a in arrays]
-    if None in enums:
-        return None
-    return [_Run(names, enums, arrays)] if names else []
 
 
 def _plan(
