@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "byte_view.h"
 #include "crc32c.h"
 
 namespace py = pybind11;
@@ -26,26 +27,6 @@ using crc32c::Backend;
 // wait for another thread's whole switch interval (5 ms), so small buffers
 // keep the GIL.
 constexpr size_t kReleaseGilBytes = 64 * 1024;
-
-// A read-only, C-contiguous byte view of any buffer-protocol object
-// (PyBUF_SIMPLE refuses non-contiguous ones with BufferError). Holding the
-// view keeps the exporter alive and, for bytearray, un-resizable, so the bytes
-// stay put while the GIL is released. Construct and destroy with the GIL held.
-class ByteView {
- public:
-  explicit ByteView(const py::buffer& obj) {
-    if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
-  }
-  ~ByteView() { PyBuffer_Release(&view_); }
-  ByteView(const ByteView&) = delete;
-  ByteView& operator=(const ByteView&) = delete;
-
-  const char* data() const { return static_cast<const char*>(view_.buf); }
-  size_t size() const { return static_cast<size_t>(view_.len); }
-
- private:
-  Py_buffer view_;
-};
 
 // Extends `crc` over the bytes of `obj` with kernel `backend`, or with the
 // dispatcher's choice when `backend` is null.

@@ -35,6 +35,8 @@ from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
 from ._restore import RestoreError, RestoreReport, restore
 from ._slicing import LazyTensor
+from ._state_file import update_checkpoint_state
+from ._writer import Writer, save
 from .errors import (
     BundleError,
     ChecksumError,
@@ -77,6 +79,7 @@ __all__ = [
     "TensorInfo",
     "TensorNotFoundError",
     "UnsupportedError",
+    "Writer",
     "__version__",
     "checkpoints_iterator",
     "compat",
@@ -95,7 +98,9 @@ __all__ = [
     "open",
     "resolve_prefix",
     "restore",
+    "save",
     "unmask_crc32c",
+    "update_checkpoint_state",
 ]
 
 
