@@ -11,7 +11,7 @@ every tensor of a workload's layout (BERT-base sizes by default, no files
 needed), copies a warm source into them, and is timed as a whole (allocation
 + copy, what a user waits for), with the allocation alone alongside:
 
-  np.empty per tensor      what bundlefast does today (numpy_arrays.cc MakeEmpty):
+  np.empty per tensor      what bundlefast did before (numpy_arrays.cc MakeEmpty):
                            NumPy mallocs each array; glibc mmaps large ones, and
                            NumPy asks for huge pages (MADV_HUGEPAGE) from 4 MiB up
   ... without THP          the same with NumPy's huge-page hint switched off
@@ -21,7 +21,8 @@ needed), copies a warm source into them, and is timed as a whole (allocation
   arena + THP + populate   huge pages, populated in bulk (MADV_POPULATE_WRITE)
   per tensor ... POPULATE  the same per tensor of 1 MiB or more (np.empty below)
   np.empty + POPULATE      np.empty per tensor, then the array's own pages
-                           prefaulted in one call (MADV_POPULATE_WRITE) from 1 MiB up
+                           prefaulted in one call (MADV_POPULATE_WRITE) from 1 MiB
+                           up: what MakeEmpty does now (variants.empty_like_bundlefast)
   pread per tensor         read(2) from the data file straight into np.empty
                            (only with a workload on disk: --work-dir)
   warm destination         the same arrays reused: no fault at all (the target)
@@ -53,9 +54,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import variants as V  # noqa: E402
 import workloads as W  # noqa: E402
 
-MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14+; Python 3.13 names it
+MADV_POPULATE_WRITE = V.MADV_POPULATE_WRITE
 ALIGN = 64  # each tensor's start in an arena: a cache line, as NumPy aligns its own allocations
 
 
@@ -107,28 +109,9 @@ def per_tensor_populated(sizes: list[int], threshold: int = 1 << 20) -> list[np.
     return out
 
 
-def per_tensor_prefaulted(sizes: list[int], threshold: int = 1 << 20) -> list[np.ndarray]:
-    """np.empty per tensor, and for tensors from `threshold` bytes up the
-    page-aligned inside of the array prefaulted in one call
-    (MADV_POPULATE_WRITE; NumPy has already asked for huge pages from 4 MiB
-    up). The arrays stay NumPy's own (OWNDATA): the change would be a few
-    lines in MakeEmpty."""
-    import ctypes
-    import ctypes.util
-
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    page = mmap.PAGESIZE
-    out = []
-    for n in sizes:
-        a = np.empty(n, dtype=np.uint8)
-        if n >= threshold:
-            lo = (a.ctypes.data + page - 1) // page * page
-            hi = (a.ctypes.data + n) // page * page
-            if hi > lo and libc.madvise(lo, hi - lo, MADV_POPULATE_WRITE) != 0:
-                raise OSError(ctypes.get_errno(), "madvise(MADV_POPULATE_WRITE)")
-        out.append(a)
-    return out
+def per_tensor_prefaulted(sizes: list[int]) -> list[np.ndarray]:
+    """What bundlefast does since this measurement (variants.empty_like_bundlefast)."""
+    return [V.empty_like_bundlefast(n) for n in sizes]
 
 
 def numpy_hugepages(on: bool) -> None:
@@ -202,14 +185,14 @@ def main() -> int:
 
     thp = (mmap.MADV_HUGEPAGE,)
     strategies: dict[str, tuple[Callable[[], list[np.ndarray]], Callable[[list[np.ndarray]], None] | None]] = {
-        "np.empty per tensor (today)": (lambda: per_tensor(sizes), None),
+        "np.empty per tensor (before)": (lambda: per_tensor(sizes), None),
         "np.empty per tensor, no THP": (lambda: per_tensor(sizes), None),
         "arena, faulted by the copy": (lambda: arena(sizes), None),
         "arena + MAP_POPULATE": (lambda: arena(sizes, mmap.MAP_POPULATE), None),
         "arena + MADV_HUGEPAGE": (lambda: arena(sizes, advice=thp), None),
         "arena + THP + POPULATE_WRITE": (lambda: arena(sizes, advice=(*thp, MADV_POPULATE_WRITE)), None),
         "per tensor >= 1 MiB: THP + POPULATE": (lambda: per_tensor_populated(sizes), None),
-        "np.empty + POPULATE_WRITE >= 1 MiB": (lambda: per_tensor_prefaulted(sizes), None),
+        "np.empty + POPULATE >= 1 MiB (now)": (lambda: per_tensor_prefaulted(sizes), None),
         "warm destination (target)": (lambda: warm, None),
     }
     if data_file and args.copy == "memcpy" and args.threads == 1:

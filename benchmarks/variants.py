@@ -221,17 +221,38 @@ def _share(total: int, threads: int, i: int) -> tuple[int, int]:
     return total * i // threads, total * (i + 1) // threads
 
 
+MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14+; Python 3.13 names it
+PREFAULT_BYTES = 1 << 20  # csrc/bindings/numpy_arrays.cc kPrefaultBytes
+
+
+def empty_like_bundlefast(n: int) -> Any:
+    """A fresh uint8 array of n bytes allocated as bundlefast allocates its
+    copies (numpy_arrays.cc MakeEmpty): np.empty, and from 1 MiB up its whole
+    pages prefaulted in one madvise(MADV_POPULATE_WRITE) (best effort, as
+    there: an older kernel refuses and the copy faults them in)."""
+    import numpy as np
+
+    a = np.empty(n, dtype=np.uint8)
+    if n >= PREFAULT_BYTES:
+        page = mmap.PAGESIZE
+        lo = (a.ctypes.data + page - 1) // page * page
+        hi = (a.ctypes.data + n) // page * page
+        if hi > lo:
+            _libc.madvise(lo, hi - lo, MADV_POPULATE_WRITE)
+    return a
+
+
 def _memcpy(wl: Workload, threads: int) -> Any:
     """Copies every tensor's bytes out of the mapped data file into fresh
-    arrays allocated as bundlefast allocates its copies (one np.empty per
-    tensor, numpy_arrays.cc MakeEmpty), the bytes split evenly across
+    arrays allocated as bundlefast allocates its copies (one array per
+    tensor, empty_like_bundlefast), the bytes split evenly across
     `threads` threads (a tensor may be split between two threads, as
     bundlefast splits large tensors)."""
     import numpy as np
 
     m = _map(wl.data)
     src = np.frombuffer(m, dtype=np.uint8)
-    out = {row[0]: np.empty(row[4], dtype=np.uint8) for row in wl.layout}  # fresh memory
+    out = {row[0]: empty_like_bundlefast(row[4]) for row in wl.layout}  # fresh memory
     total = sum(row[4] for row in wl.layout)
 
     def work(i: int) -> None:
@@ -392,6 +413,7 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
 def drop_cache(files: list[str]) -> None:
