@@ -7,7 +7,13 @@
 // CPU of the target architecture (google/crc32c src/crc32c.cc is the model).
 #include "crc32c.h"
 
+#include <cstdint>
 #include <initializer_list>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include "cpu_features.h"
 #include "crc32c_internal.h"
@@ -99,6 +105,23 @@ Kernel KernelOrPortable(Backend backend) {
 }
 
 }  // namespace
+
+bool DestinationMapped(const char* dst, size_t n) {
+#if defined(__linux__)
+  if (n == 0) return false;
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (const char* p : {dst, dst + n - 1}) {
+    unsigned char resident = 0;
+    void* start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) / page * page);
+    if (mincore(start, 1, &resident) != 0 || (resident & 1) == 0) return false;
+  }
+  return true;
+#else
+  (void)dst;
+  (void)n;
+  return false;
+#endif
+}
 
 uint32_t Extend(uint32_t crc, const char* data, size_t n) { return Active().kernel.extend(crc, data, n); }
 

@@ -39,6 +39,12 @@ uint32_t ExtendCopyPortable(uint32_t crc, char* dst, const char* src, size_t n);
 uint32_t ExtendCopySse42(uint32_t crc, char* dst, const char* src, size_t n);
 uint32_t ExtendCopyArm64(uint32_t crc, char* dst, const char* src, size_t n);
 
+// Whether the pages holding dst[0] and dst[n - 1] are already mapped in
+// (mincore on Linux; false where that cannot be asked). The SSE4.2 copy
+// streams past the cache only into such memory: see kStreamBytes there.
+// Defined in crc32c.cc, which carries no ISA flags.
+bool DestinationMapped(const char* dst, size_t n);
+
 // What ExtendCopyPortable and ExtendCopyArm64 do: copy a block of src, then
 // checksum the copy with `extend` while it is still in L1, block by block.
 // Defined in crc32c_portable.cc (no ISA flags); `extend` is called through

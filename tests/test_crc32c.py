@@ -326,6 +326,27 @@ def test_copy_large_into_numpy(impl: str, pypi_crc32c: ModuleType) -> None:
     assert np.array_equal(dst, src)
 
 
+@pytest.mark.parametrize("destination", ["fresh mapping", "mapped in"])
+def test_copy_large_into_fresh_and_mapped_memory(impl: str, destination: str, pypi_crc32c: ModuleType) -> None:
+    """From 4 MiB up the SSE4.2 copy streams past the cache into memory that is
+    already mapped in and stores through it into fresh pages: both paths, at
+    a destination offset that is not 8-aligned."""
+    import mmap
+
+    np = pytest.importorskip("numpy")
+    n = (6 << 20) + 13
+    src = np.frombuffer(random_bytes(n + 5, seed=26), dtype=np.uint8)[5:]
+    m = mmap.mmap(-1, n + 64)
+    dst = np.frombuffer(m, dtype=np.uint8)[3 : 3 + n]
+    if destination == "mapped in":
+        dst[:] = 0x5A  # every page faulted in
+    assert _core._crc32c_copy(dst, src, 7, impl) == pypi_crc32c.crc32c(src, 7)
+    assert np.array_equal(dst, src)
+    whole = np.frombuffer(m, dtype=np.uint8)
+    assert not whole[:3].any() and not whole[3 + n :].any(), "wrote outside dst"
+    del dst, whole
+
+
 def test_copy_rejects_bad_arguments() -> None:
     data = bytearray(random_bytes(100, seed=25))
     with pytest.raises(ValueError, match="same size"):
