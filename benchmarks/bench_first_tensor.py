@@ -136,6 +136,61 @@ def measure(work_dir: Path, repeat: int, with_tf: bool, env: dict[str, str] | No
     return out
 
 
+# The first full load in a new process, imports excluded: the case of a script
+# that loads a checkpoint once, where every library's output is fresh memory
+# (repeated loads in one process may reuse memory an allocator kept). Each
+# child first loads the small first-tensor checkpoint (argv[2]), untimed, so
+# that lazy imports and one-time set-up are not counted either.
+FIRST_LOAD = {
+    "bundlefast": (
+        "import sys, time, json, bundlefast\n"
+        "bundlefast.load(sys.argv[2], verify=True, copy=True)\n"
+        "t = time.perf_counter()\n"
+        "d = bundlefast.load(sys.argv[1], verify=True, copy=True)\n"
+        "t = time.perf_counter() - t\n"
+        "print(json.dumps({'s': t, 'n': len(d), 'bytes': sum(a.nbytes for a in d.values())}))\n"
+    ),
+    "tensorflow": (
+        "import sys, time, json, tensorflow as tf\n"
+        "w = tf.train.load_checkpoint(sys.argv[2])\n"
+        "[w.get_tensor(k) for k in w.get_variable_to_shape_map()]\n"
+        "t = time.perf_counter()\n"
+        "r = tf.train.load_checkpoint(sys.argv[1])\n"
+        "d = {k: r.get_tensor(k) for k in r.get_variable_to_shape_map()}\n"
+        "t = time.perf_counter() - t\n"
+        "print(json.dumps({'s': t, 'n': len(d), 'bytes': sum(a.nbytes for a in d.values())}))\n"
+    ),
+}
+
+
+def measure_first_load(
+    work_dir: Path, prefix: str, data_bytes: int, repeat: int, with_tf: bool, env: dict[str, str]
+) -> dict:
+    """Median over `repeat` new processes of the first load(verify, copy) of
+    `prefix` (bundlefast at 1 thread and at all cores) and of TF's get_tensor
+    loop, imports and one-time set-up excluded."""
+    warm_up, _ = ensure_checkpoint(work_dir)
+    runs: dict[str, list[float]] = {"bundlefast 1 thr": [], f"bundlefast {os.cpu_count()} thr": []}
+    if with_tf:
+        runs["tensorflow"] = []
+    threads = {"bundlefast 1 thr": "1", f"bundlefast {os.cpu_count()} thr": str(os.cpu_count())}
+    for _ in range(repeat):
+        for key in runs:
+            lib = "tensorflow" if key == "tensorflow" else "bundlefast"
+            child_env = {**env, "TF_CPP_MIN_LOG_LEVEL": "3", "BUNDLEFAST_NUM_THREADS": threads.get(key, "1")}
+            proc = subprocess.run(
+                [sys.executable, "-c", FIRST_LOAD[lib], prefix, warm_up],
+                capture_output=True, text=True, env=child_env, check=False,
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(f"{key} first load failed:\n{proc.stderr}")
+            report = json.loads(proc.stdout.strip().splitlines()[-1])
+            if report["bytes"] != data_bytes:  # every fixed-width tensor, each byte once
+                raise RuntimeError(f"{key} loaded {report['bytes']} bytes, the data file holds {data_bytes}")
+            runs[key].append(report["s"])
+    return {key: {"median_s": statistics.median(t), "runs": t} for key, t in runs.items()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BUNDLEFAST_BENCH_DIR", "/tmp/bundlefast-bench")))

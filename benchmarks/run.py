@@ -522,6 +522,18 @@ def table(results: dict) -> str:
             f"bundlefast {first['bundlefast_s'] * 1e3:.0f} ms (ml_dtypes imported: {first['bundlefast_imports_ml_dtypes']}), "
             f"TF (import tensorflow, load_checkpoint, get_tensor) {tf}; on {first['what']}"
         )
+    first_load = results.get("first_load")
+    if first_load:
+        v = first_load["variants"]
+        tf = v.get("tensorflow", {}).get("median_s")
+        lines.append(
+            f"first load(verify,copy) of {first_load['workload']} in a new process, imports excluded (median of "
+            f"{first_load['repeat']}): "
+            + ", ".join(
+                f"{k} {x['median_s'] * 1e3:.0f} ms" + (f" ({tf / x['median_s']:.2f}x TF)" if tf and k != "tensorflow" else "")
+                for k, x in v.items()
+            )
+        )
     lines.append("")
     lines.append("targets (issues #14, #8, #5; set for the full-size workloads, informative only with --quick):"
                  if results["quick"] else "targets (issues #14, #8, #5):")
@@ -653,6 +665,17 @@ def main(argv: list[str] | None = None) -> int:
         import bench_first_tensor
 
         results["first_tensor"] = bench_first_tensor.measure(args.work_dir, imp_n, have_tf, child_env())
+        bert_name = "bert-quick" if args.quick else "bert"
+        if bert_name in results["workloads"]:
+            log(f"{bert_name}: first load(verify, copy) in new processes")
+            results["first_load"] = {
+                "workload": bert_name,
+                "repeat": imp_n,
+                "variants": bench_first_tensor.measure_first_load(
+                    args.work_dir, str(W.paths(args.work_dir, bert_name)["prefix"]),
+                    results["workloads"][bert_name]["data_bytes"], imp_n, have_tf, child_env(),
+                ),
+            }  # fmt: skip
     results["loadavg_end"] = os.getloadavg()
     results["seconds"] = round(time.perf_counter() - t_start, 1)
     results["targets"] = evaluate_targets(results, args.quick)
