@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from importlib import import_module
 
+from ..errors import BundleError
 from ._common import EXIT_INTERRUPTED, EXIT_USAGE, CliError, exit_code, message
 
 COMMANDS = ("ls", "verify", "convert", "diff", "cat")
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
         return 0
-    except (CliError, OSError, ValueError, ImportError) as err:
+    except (CliError, BundleError, OSError, ValueError, ImportError, re.error) as err:
         code = exit_code(err)
         print(f"bundlefast: {message(err)}", file=sys.stderr)
         return code

@@ -158,7 +158,7 @@ def plan(
         cast_to = (casts or {}).get(dtype_name(dtype))
         if cast_to is not None:
             dtype = numpy_dtype(cast_to)
-        why = target.cannot_store(dtype)
+        why = target.cannot_store(meta.name, dtype)
         if why is not None:
             skipped.append((meta.name, why))
             continue

@@ -60,8 +60,8 @@ class Target:
 
     format: str = ""
 
-    def cannot_store(self, dtype: Any) -> str | None:
-        """Why this format cannot hold a tensor of ``dtype`` (None when it can)."""
+    def cannot_store(self, name: str, dtype: Any) -> str | None:
+        """Why this format cannot hold tensor ``name`` of ``dtype`` (None when it can)."""
         raise NotImplementedError
 
     def add(self, name: str, array: np.ndarray) -> None:

@@ -54,7 +54,7 @@ class BundleTarget(Target):
         self._writer = bundlefast.Writer(prefix)
         self._writer.__enter__()
 
-    def cannot_store(self, dtype: Any) -> str | None:
+    def cannot_store(self, name: str, dtype: Any) -> str | None:
         return "a variant tensor cannot be written back" if dtype is None else None
 
     def add(self, name: str, array: np.ndarray) -> None:

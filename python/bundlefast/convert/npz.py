@@ -61,10 +61,12 @@ class NpzTarget(Target):
         self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
 
-    def cannot_store(self, dtype: Any) -> str | None:
-        if is_plain_numpy(dtype):
-            return None
-        return f".npz holds NumPy's own dtypes only, not {dtype_name(dtype)}"
+    def cannot_store(self, name: str, dtype: Any) -> str | None:
+        if not is_plain_numpy(dtype):
+            return f".npz holds NumPy's own dtypes only, not {dtype_name(dtype)}"
+        if "\0" in name:  # zipfile cuts member names at a NUL
+            return "a name with a NUL byte cannot be a zip member name"
+        return None
 
     def add(self, name: str, array: np.ndarray) -> None:
         with self._zip.open(name + SUFFIX, "w", force_zip64=True) as member:

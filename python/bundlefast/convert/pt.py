@@ -41,6 +41,10 @@ def _torch(purpose: str) -> Any:
 def to_torch(torch: Any, array: np.ndarray) -> Any:
     """A torch tensor sharing ``array``'s memory (read-only arrays included)."""
     name = array.dtype.name
+    if array.size == 0:
+        # an empty view shares its address with the next tensor in the shard, and
+        # torch.save refuses two storages at one address with different dtypes
+        return torch.empty(array.shape, dtype=getattr(torch, name))
     with warnings.catch_warnings():
         # from_numpy warns that writes through the tensor would reach a read-only
         # array; nothing writes here, torch.save only reads.
@@ -105,7 +109,7 @@ class TorchTarget(Target):
         self._torch = _torch("writing .pt files")
         self._held = MappedCollection(self.path)
 
-    def cannot_store(self, dtype: Any) -> str | None:
+    def cannot_store(self, name: str, dtype: Any) -> str | None:
         if dtype is not None and dtype.kind != "O" and dtype.name in _SHARED and hasattr(self._torch, dtype.name):
             return None
         return f"torch has no {dtype_name(dtype)} type"

@@ -73,7 +73,7 @@ class SafetensorsTarget(Target):
         require("safetensors.numpy", "safetensors", "writing .safetensors files")
         self._held = MappedCollection(self.path)
 
-    def cannot_store(self, dtype: Any) -> str | None:
+    def cannot_store(self, name: str, dtype: Any) -> str | None:
         if dtype is not None and dtype.kind != "O" and dtype.name in _STORABLE:
             return None
         return f"safetensors has no {dtype_name(dtype)} type"
