@@ -111,6 +111,7 @@ class Step:
     dtype: Any
     shape: tuple[int, ...]
     cast: bool
+    tf_dtype: str | None = None  # the source bundle's dtype name, kept when not cast
 
 
 @dataclass
@@ -167,7 +168,8 @@ def plan(
                 msg = f"two tensors would both be written as {out!r} ({seen[out]!r} and {meta.name!r}): fix the rename map"
                 raise InvalidArgumentError(msg)
             seen[out] = meta.name
-            steps.append(Step(out, meta.name, dtype, meta.shape, cast_to is not None))
+            cast = cast_to is not None
+            steps.append(Step(out, meta.name, dtype, meta.shape, cast, None if cast else meta.tf_dtype))
     if strict and skipped:
         lines = "; ".join(f"{n!r}: {why}" for n, why in skipped[:5])
         more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
@@ -187,7 +189,7 @@ def run(source: Source, target: Target, steps: list[Step], progress: Callable[[i
             array = source.read(step.source)
             if step.cast:
                 array = array.astype(step.dtype)
-            target.add(step.name, array)
+            target.add(step.name, array, step.tf_dtype)
             written += array.nbytes
             del array  # drop this tensor before the next is read
             if progress is not None:

@@ -22,6 +22,7 @@ class TensorMeta:
     name: str
     dtype: Any  # numpy dtype; None when NumPy has no equivalent (TF variant)
     shape: tuple[int, ...]
+    tf_dtype: str | None = None  # a bundle's own dtype name ("qint8", "variant"); None elsewhere
 
     @property
     def nbytes(self) -> int:
@@ -64,7 +65,9 @@ class Target:
         """Why this format cannot hold tensor ``name`` of ``dtype`` (None when it can)."""
         raise NotImplementedError
 
-    def add(self, name: str, array: np.ndarray) -> None:
+    def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
+        """Write one tensor; ``tf_dtype`` is the source bundle's dtype name, for targets
+        that can keep it (a bundle keeps qint8 and variant tensors as they were)."""
         raise NotImplementedError
 
     def finish(self) -> None:

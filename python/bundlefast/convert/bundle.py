@@ -35,7 +35,7 @@ class BundleSource(Source):
         out = []
         for name, key in self._keys.items():
             info = self._reader.info(key)
-            out.append(TensorMeta(name, info.dtype, tuple(info.shape)))
+            out.append(TensorMeta(name, info.dtype, tuple(info.shape), info.tf_dtype))
         return out
 
     def read(self, name: str) -> np.ndarray:
@@ -52,17 +52,15 @@ class BundleTarget(Target):
         import bundlefast
 
         self._writer = bundlefast.Writer(prefix)
-        self._writer.__enter__()
 
     def cannot_store(self, name: str, dtype: Any) -> str | None:
-        return "a variant tensor cannot be written back" if dtype is None else None
+        return None  # every dtype a source can hold; variants come only from bundles
 
-    def add(self, name: str, array: np.ndarray) -> None:
-        self._writer.add(name, array)
+    def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
+        self._writer.add(name, array, dtype=tf_dtype)
 
     def finish(self) -> None:
-        self._writer.__exit__(None, None, None)
+        self._writer.close()
 
     def abort(self) -> None:
-        err = RuntimeError("conversion aborted")
-        self._writer.__exit__(type(err), err, None)
+        self._writer.abort()

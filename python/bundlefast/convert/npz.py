@@ -68,7 +68,7 @@ class NpzTarget(Target):
             return "a name with a NUL byte cannot be a zip member name"
         return None
 
-    def add(self, name: str, array: np.ndarray) -> None:
+    def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
         with self._zip.open(name + SUFFIX, "w", force_zip64=True) as member:
             np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 

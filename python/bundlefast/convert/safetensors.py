@@ -78,7 +78,7 @@ class SafetensorsTarget(Target):
             return None
         return f"safetensors has no {dtype_name(dtype)} type"
 
-    def add(self, name: str, array: np.ndarray) -> None:
+    def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
         self._held.add(name, array)
 
     def finish(self) -> None:
