@@ -14,7 +14,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from cli_support import DATA_DIR, case_names
-from tf_oracle import assert_same_array, tf_snapshot
+from tf_oracle import assert_same_array, case_prefix, tf_snapshot
 
 import bundlefast
 from bundlefast.cli import main
@@ -52,7 +52,7 @@ def test_every_fixture_bundle_to_bundle(case: str, tmp_path: Path) -> None:
     out.parent.mkdir()
     assert main(["convert", str(DATA_DIR / case), str(out)]) == 0
     _assert_tf_reads(out, bundlefast.load(DATA_DIR / case))
-    original = tf_snapshot(DATA_DIR / case, cache=False)
+    original = tf_snapshot(case_prefix(case), cache=False)
     assert {n: t.dtype_name for n, t in tf_snapshot(out, cache=False).items()} == {
         n: t.dtype_name for n, t in original.items()
     }

@@ -83,12 +83,13 @@ def _where(r: dict[str, Any]) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
+    shapes = [format_shape(r["shape"]) for r in rows]
     width = max((len(r["name"]) for r in rows), default=4)
-    shape_w = max((len(format_shape(r["shape"])) for r in rows), default=5)
-    print(f"{'name':<{width}}  {'dtype':<13} {'shape':<{shape_w}} {'stored_bytes':>12}  shard")
-    for r in rows:
-        print(f"{r['name']:<{width}}  {r['dtype']:<13} {format_shape(r['shape']):<{shape_w}} "
-              f"{r['stored_bytes']:>12}  {_where(r)}")  # fmt: skip
+    shape_w = max(map(len, shapes), default=5)
+    lines = [f"{'name':<{width}}  {'dtype':<13} {'shape':<{shape_w}} {'stored_bytes':>12}  shard"]
+    lines += [f"{r['name']:<{width}}  {r['dtype']:<13} {shape:<{shape_w}} {r['stored_bytes']:>12}  {_where(r)}"
+              for r, shape in zip(rows, shapes)]  # fmt: skip
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def _print_tree(rows: list[dict[str, Any]], friendly: dict[str, str]) -> None:
