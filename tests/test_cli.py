@@ -67,9 +67,20 @@ def test_bare_prefix_is_ls(capsys: pytest.CaptureFixture[str]) -> None:
     assert "global_step" in bare
 
 
-def test_bare_prefix_with_old_verify_flag_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(DATA_DIR / "tf1_saver"), "--verify"]) == 2
-    assert f"`bundlefast verify {DATA_DIR / 'tf1_saver'}`" in capsys.readouterr().err
+def test_bare_prefix_with_old_verify_flag_lists_then_verifies(tmp_path: Path) -> None:
+    """The first release's `bundlefast PREFIX --verify` (the README's command) still works."""
+    result = run_cli(DATA_DIR / "keras_tf2", "--verify")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[0] == "name" and lines[-1].startswith("OK: 27 tensors")
+    case = copy_case("tf1_saver", tmp_path)
+    _damage(case / "model-1", ["global_step"])
+    result = run_cli(case, "--verify")
+    assert result.returncode == 1
+    assert "DAMAGED global_step" in result.stdout
+    result = run_cli(case, "--verify", "--json")
+    assert result.returncode == 2
+    assert f"`bundlefast verify {case}`" in result.stderr
 
 
 def test_ls_partitioned_tensor_shows_full_shape_and_slices(capsys: pytest.CaptureFixture[str]) -> None:

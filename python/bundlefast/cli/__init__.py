@@ -52,24 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def normalize(argv: list[str]) -> list[str]:
-    """Today's ``bundlefast PREFIX [--json]`` form becomes ``bundlefast ls PREFIX``."""
+def normalize(argv: list[str]) -> list[list[str]]:
+    """The command lines to run: the first release's ``bundlefast PREFIX [--json]
+    [--verify]`` becomes ``ls PREFIX`` (then ``verify PREFIX``)."""
     first = next((a for a in argv if not a.startswith("-")), None)
     if first is None or first in COMMANDS:
-        return argv
-    if "--verify" in argv:
-        raise CliError(f"--verify is a command now: `bundlefast verify {first}`")
-    return ["ls", *argv]
+        return [argv]
+    if "--verify" not in argv:
+        return [["ls", *argv]]
+    if "--json" in argv:
+        raise CliError(f"--verify is a command now: `bundlefast ls --json {first}`, then `bundlefast verify {first}`")
+    return [["ls", first], ["verify", first]]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        argv = normalize(argv)
-        args = build_parser().parse_args(argv)
-        args.argv = argv
-        return int(args.run(args))
+        code = 0
+        for command in normalize(argv):
+            args = build_parser().parse_args(command)
+            args.argv = command
+            code = max(code, int(args.run(args)))
+        return code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `bundlefast ls P | head`: the reader left, nothing to say

@@ -132,6 +132,7 @@ def _print_nodes(node: dict[str, Any], depth: int) -> None:
 
 
 def _run_meta(args: argparse.Namespace) -> int:
+    """The variables of ``P.meta`` (``bundlefast.meta.read``), and whether each is saved."""
     try:
         from .. import meta  # the .meta MetaGraphDef reader, when this build has it
     except ImportError:
@@ -139,25 +140,27 @@ def _run_meta(args: argparse.Namespace) -> int:
         raise CliError(msg, EXIT_USAGE) from None
     with open_location(args.prefix, args.argv) as reader:
         path = Path(str(reader.prefix) + ".meta")
+        keys = set(reader)
     if not path.is_file():
         msg = f"there is no {path} (a TF1 Saver writes one unless write_meta_graph=False); `bundlefast ls {args.prefix}` lists the tensors"
         raise CliError(msg, EXIT_USAGE)
-    graph = meta.read(path)
-    variables = list(getattr(graph, "variables", graph))
-    rows = [{k: _plain(getattr(v, k)) for k in ("name", "dtype", "shape", "trainable") if hasattr(v, k)}
-            if not isinstance(v, str) else {"name": v} for v in variables]  # fmt: skip
+    rows = []
+    for v in meta.read(path).variables:
+        shape = getattr(v, "shape", None)
+        key = getattr(v, "checkpoint_key", v.name)
+        rows.append({
+            "name": v.name, "dtype": getattr(v, "tf_dtype", ""), "shape": None if shape is None else list(shape),
+            "trainable": bool(getattr(v, "trainable", False)), "checkpoint_key": key, "saved": key in keys,
+        })  # fmt: skip
     if args.json:
         json.dump({"meta": str(path), "variables": rows}, sys.stdout)
         print()
         return EXIT_OK
+    width = max((len(r["name"]) for r in rows), default=4)
+    print(f"{'name':<{width}}  {'dtype':<13} {'shape':<14} trainable  in checkpoint")
     for r in rows:
-        print("  ".join(format_shape(v) if k == "shape" else str(v) for k, v in r.items()))
-    print(f"{len(rows)} variables: {path}")
+        shape = "?" if r["shape"] is None else format_shape(r["shape"])
+        saved = "yes" if r["saved"] else f"no ({r['checkpoint_key']})"
+        print(f"{r['name']:<{width}}  {r['dtype']:<13} {shape:<14} {'yes' if r['trainable'] else 'no':<9}  {saved}")
+    print(f"{len(rows)} variables, {sum(r['saved'] for r in rows)} in the checkpoint: {path}")
     return EXIT_OK
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-friendly copy of a meta attribute (shapes as lists, dtypes as names)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
