@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from importlib import import_module
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,47 +44,35 @@ def format_of(path: str | os.PathLike[str], to: str | None = None) -> str:
     return SUFFIXES.get(Path(path).suffix.lower(), "bundle")
 
 
+# format -> (module, its Source class, its Target class); a module is imported when used,
+# so a conversion needs only its own formats' libraries
+_CLASSES = {
+    "bundle": ("bundle", "BundleSource", "BundleTarget"),
+    "safetensors": ("safetensors", "SafetensorsSource", "SafetensorsTarget"),
+    "npz": ("npz", "NpzSource", "NpzTarget"),
+    "pt": ("pt", "TorchSource", "TorchTarget"),
+}
+
+
+def _class(fmt: str, role: int) -> Any:
+    module = import_module(f".{_CLASSES[fmt][0]}", __name__)
+    return getattr(module, _CLASSES[fmt][role])
+
+
 def open_source(path: str | os.PathLike[str], fmt: str | None = None, *, friendly: bool = False) -> Source:
     """A Source over ``path`` (format from the extension unless ``fmt``)."""
     fmt = format_of(path, fmt)
     if fmt == "bundle":
-        from .bundle import BundleSource
-
-        return BundleSource(path, friendly=friendly)
+        return _class(fmt, 1)(path, friendly=friendly)
     if not Path(path).is_file():
         msg = f"{path} does not exist" if not Path(path).exists() else f"{path} is not a file"
         raise FileNotFoundError(msg)
-    if fmt == "safetensors":
-        from .safetensors import SafetensorsSource
-
-        return SafetensorsSource(path)
-    if fmt == "npz":
-        from .npz import NpzSource
-
-        return NpzSource(path)
-    from .pt import TorchSource
-
-    return TorchSource(path)
+    return _class(fmt, 1)(path)
 
 
 def open_target(path: str | os.PathLike[str], fmt: str | None = None) -> Target:
     """A Target writing ``path`` (format from the extension unless ``fmt``)."""
-    fmt = format_of(path, fmt)
-    if fmt == "bundle":
-        from .bundle import BundleTarget
-
-        return BundleTarget(path)
-    if fmt == "safetensors":
-        from .safetensors import SafetensorsTarget
-
-        return SafetensorsTarget(path)
-    if fmt == "npz":
-        from .npz import NpzTarget
-
-        return NpzTarget(path)
-    from .pt import TorchTarget
-
-    return TorchTarget(path)
+    return _class(format_of(path, fmt), 2)(path)
 
 
 def parse_casts(specs: Iterable[str]) -> dict[str, str]:

@@ -9,7 +9,9 @@ its own file layout (through the library that owns it).
 from __future__ import annotations
 
 import mmap
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,6 +77,12 @@ class Target:
 
     def abort(self) -> None:
         raise NotImplementedError
+
+
+def temp_path(path: Path) -> Path:
+    """Where a target writes before renaming to ``path`` (same directory, so the rename
+    is atomic; hidden, and per process)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def dtype_name(dtype: Any) -> str:

@@ -12,13 +12,14 @@ anonymous memory of a conversion stays near the largest tensor, not the checkpoi
 from __future__ import annotations
 
 import mmap
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._base import is_file_backed
+from ._base import Target, is_file_backed, temp_path
 
 # Arrays up to this many bytes stay in memory (up to SMALL_TOTAL in all): spilling a
 # scalar to a file and mapping it back would cost more than it saves.
@@ -77,3 +78,30 @@ class MappedCollection:
         if self._scratch is not None:
             self._scratch.close()
             self._scratch = None
+
+
+class CollectingTarget(Target):
+    """A Target whose library writes every tensor in one call (``write``), given the
+    tensors held in a MappedCollection; the file appears at ``path`` only when complete."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._held = MappedCollection(self.path)
+
+    def write(self, arrays: dict[str, np.ndarray], path: Path) -> None:
+        raise NotImplementedError
+
+    def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
+        self._held.add(name, array)
+
+    def finish(self) -> None:
+        tmp = temp_path(self.path)
+        try:
+            self.write(self._held.arrays(), tmp)
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+            self._held.close()
+
+    def abort(self) -> None:
+        self._held.close()

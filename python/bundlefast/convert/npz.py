@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Source, Target, TensorMeta, dtype_name, is_plain_numpy
+from ._base import Source, Target, TensorMeta, dtype_name, is_plain_numpy, temp_path
 
 SUFFIX = ".npy"
 
@@ -58,7 +58,7 @@ class NpzTarget(Target):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self._tmp = temp_path(self.path)
         self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
 
     def cannot_store(self, name: str, dtype: Any) -> str | None:

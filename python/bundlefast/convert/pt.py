@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Source, Target, TensorMeta, dtype_name, numpy_dtype
-from ._collect import MappedCollection
+from ._base import Source, TensorMeta, dtype_name, numpy_dtype
+from ._collect import CollectingTarget
 from ._optional import require
 
 # dtype names torch and NumPy (or ml_dtypes) share; torch.<name> is the torch dtype.
@@ -101,32 +101,17 @@ class TorchSource(Source):
         return to_numpy(self._tensors[name])
 
 
-class TorchTarget(Target):
+class TorchTarget(CollectingTarget):
     format = "pt"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
         self._torch = _torch("writing .pt files")
-        self._held = MappedCollection(self.path)
+        super().__init__(path)
 
     def cannot_store(self, name: str, dtype: Any) -> str | None:
         if dtype is not None and dtype.kind != "O" and dtype.name in _SHARED and hasattr(self._torch, dtype.name):
             return None
         return f"torch has no {dtype_name(dtype)} type"
 
-    def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
-        self._held.add(name, array)
-
-    def finish(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        try:
-            state = {name: to_torch(self._torch, a) for name, a in self._held.arrays().items()}
-            self._torch.save(state, tmp)
-            del state
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
-            self._held.close()
-
-    def abort(self) -> None:
-        self._held.close()
+    def write(self, arrays: dict[str, np.ndarray], path: Path) -> None:
+        self._torch.save({name: to_torch(self._torch, a) for name, a in arrays.items()}, path)

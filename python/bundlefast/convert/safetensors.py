@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Source, Target, TensorMeta, dtype_name, numpy_dtype
-from ._collect import MappedCollection
+from ._base import Source, TensorMeta, dtype_name, numpy_dtype
+from ._collect import CollectingTarget
 from ._optional import require
 
 # safetensors dtype code -> dtype name (NumPy's or ml_dtypes'); what serialize_file takes.
@@ -65,32 +65,19 @@ class SafetensorsSource(Source):
         self._file.__exit__(None, None, None)
 
 
-class SafetensorsTarget(Target):
+class SafetensorsTarget(CollectingTarget):
     format = "safetensors"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
         require("safetensors.numpy", "safetensors", "writing .safetensors files")
-        self._held = MappedCollection(self.path)
+        super().__init__(path)
 
     def cannot_store(self, name: str, dtype: Any) -> str | None:
         if dtype is not None and dtype.kind != "O" and dtype.name in _STORABLE:
             return None
         return f"safetensors has no {dtype_name(dtype)} type"
 
-    def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
-        self._held.add(name, array)
-
-    def finish(self) -> None:
+    def write(self, arrays: dict[str, np.ndarray], path: Path) -> None:
         from safetensors.numpy import save_file
 
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        try:
-            save_file(self._held.arrays(), str(tmp))
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
-            self._held.close()
-
-    def abort(self) -> None:
-        self._held.close()
+        save_file(arrays, str(path))
