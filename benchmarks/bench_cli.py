@@ -124,8 +124,9 @@ def bench_convert(prefix: Path, repeat: int) -> dict:
 def bench_ls(prefix: Path, repeat: int) -> dict:
     cmds = {
         "bf.ls": [sys.executable, "-m", "bundlefast", "ls", str(prefix)],
-        "tf.inspect_checkpoint": [sys.executable, "-m", "tensorflow.python.tools.inspect_checkpoint",
-                                  f"--file_name={prefix}"],  # fmt: skip
+        "tf.inspect_checkpoint": [
+            sys.executable, "-m", "tensorflow.python.tools.inspect_checkpoint", f"--file_name={prefix}",
+        ],
         # context: what importing ml_dtypes alone costs (bundlefast imports it today; issue 8)
         "import ml_dtypes": [sys.executable, "-c", "import ml_dtypes"],
     }

@@ -191,7 +191,8 @@ def test_cat_region_matches_numpy_indexing(capsys: pytest.CaptureFixture[str]) -
     prefix = DATA_DIR / "tf1_saver"
     name = "dense/kernel"
     full = bundlefast.load(prefix, names=[name])[name]
-    for region, key in [("0:2, 1:", (slice(0, 2), slice(1, None))), ("-1", (-1,)), ("..., ::2", (Ellipsis, slice(None, None, 2)))]:
+    regions = [("0:2, 1:", (slice(0, 2), slice(1, None))), ("-1", (-1,)), ("..., ::2", (Ellipsis, slice(None, None, 2)))]
+    for region, key in regions:
         assert main(["cat", "--full", str(prefix), f"{name}[{region}]"]) == 0
         header, *body = capsys.readouterr().out.splitlines()
         assert header.startswith(f"{name}: float32 [{full.shape[0]},{full.shape[1]}] region [")

@@ -142,7 +142,8 @@ def _run_meta(args: argparse.Namespace) -> int:
         path = Path(str(reader.prefix) + ".meta")
         keys = set(reader)
     if not path.is_file():
-        msg = f"there is no {path} (a TF1 Saver writes one unless write_meta_graph=False); `bundlefast ls {args.prefix}` lists the tensors"
+        msg = (f"there is no {path} (a TF1 Saver writes one unless write_meta_graph=False); "
+               f"`bundlefast ls {args.prefix}` lists the tensors")  # fmt: skip
         raise CliError(msg, EXIT_USAGE)
     rows = []
     for v in meta.read(path).variables:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..errors import InvalidArgumentError, TensorNotFoundError
 from ._base import Source, Target, TensorMeta, dtype_name, numpy_dtype

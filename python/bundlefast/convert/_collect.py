@@ -11,6 +11,7 @@ anonymous memory of a conversion stays near the largest tensor, not the checkpoi
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import tempfile
@@ -45,7 +46,8 @@ class MappedCollection:
             self._held[name] = array
             return
         if self._scratch is None:
-            self._scratch = tempfile.TemporaryFile(prefix=".bundlefast-convert-", dir=self._dir)
+            # unlinked at once: the OS reclaims it however this process ends
+            self._scratch = tempfile.TemporaryFile(prefix=".bundlefast-convert-", dir=self._dir)  # noqa: SIM115
         offset = -self._scratch.tell() % ALIGN + self._scratch.tell()
         self._scratch.seek(offset)
         np.ascontiguousarray(array).tofile(self._scratch)
@@ -70,10 +72,8 @@ class MappedCollection:
         """Drop the scratch file (arrays returned by ``arrays`` must be gone by now)."""
         self._held.clear()
         if self._map is not None:
-            try:
+            with contextlib.suppress(BufferError):  # a caller still holds a view: the mapping goes with it
                 self._map.close()
-            except BufferError:  # a caller still holds a view: the mapping goes with it
-                pass
             self._map = None
         if self._scratch is not None:
             self._scratch.close()

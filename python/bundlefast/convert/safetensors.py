@@ -2,7 +2,7 @@
 
 safetensors' writer cannot stream: ``serialize_file`` takes every tensor in one call,
 because the header (names, dtypes, offsets) comes before the first data byte. It takes
-them by pointer, though (``TensorSpec``; safetensors >= 0.7 copies nothing on the Python
+them by pointer, though (``TensorSpec``; safetensors 0.8 copies nothing on the Python
 side), so the tensors are collected in mapped memory (``_collect``): views of the
 bundle's shards as they are, anything computed (casts, assembled partitions) in a
 scratch file. ``benchmarks/bench_cli.py`` measures the peak RSS this gives.
@@ -41,9 +41,10 @@ class SafetensorsSource(Source):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._file = require("safetensors", "safetensors", "reading .safetensors files").safe_open(str(self.path), framework="numpy")
+        library = require("safetensors", "safetensors", "reading .safetensors files")
+        self._file = library.safe_open(str(self.path), framework="numpy")
         self._meta: dict[str, tuple[str, tuple[int, ...]]] = {}
-        for name in self._file.keys():
+        for name in self._file.keys():  # noqa: SIM118 - a safe_open handle, not a dict
             view = self._file.get_slice(name)
             self._meta[name] = (view.get_dtype(), tuple(view.get_shape()))
 
