@@ -6,16 +6,11 @@ and stderr; the progress bar is checked on a pseudo-terminal and in a pipe.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
-import select
 import shutil
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +155,14 @@ def test_verify_missing_checkpoint_exits_2() -> None:
     assert "Traceback" not in result.stderr and "[Errno" not in result.stderr
 
 
+def test_no_command_is_a_usage_error_and_help_is_not(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: bundlefast" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(command in out for command in ("ls", "verify", "convert", "diff", "cat"))
+
+
 def test_usage_error_exits_2() -> None:
     result = run_cli("verify")
     assert result.returncode == 2
@@ -222,6 +225,12 @@ def test_cat_bad_region_says_the_syntax(capsys: pytest.CaptureFixture[str]) -> N
 
 def _run_on_pty(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     """Run the CLI with stderr on a pseudo-terminal; returns (exit status, what the terminal got)."""
+    import fcntl  # POSIX only, like the pty module
+    import pty
+    import select
+    import struct
+    import termios
+
     leader, follower = pty.openpty()
     # a terminal 80 columns wide (a fresh pty is 0x0, where tqdm draws nothing)
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
