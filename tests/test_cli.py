@@ -163,6 +163,28 @@ def test_no_command_is_a_usage_error_and_help_is_not(capsys: pytest.CaptureFixtu
     assert all(command in out for command in ("ls", "verify", "convert", "diff", "cat"))
 
 
+def test_verify_missing_data_file_exits_2(tmp_path: Path) -> None:
+    case = copy_case("sharded_tf1", tmp_path)
+    (case / "model.data-00001-of-00003").unlink()
+    result = run_cli("verify", case)
+    assert result.returncode == 2
+    with bundlefast.open(DATA_DIR / "sharded_tf1") as reader:
+        in_shard_1 = sorted(n for n in reader if reader.info(n).shard == 1 and not reader.info(n).slices)
+    assert [line.split()[1].rstrip(":") for line in result.stdout.splitlines()[:-1]] == in_shard_1
+    assert all(line.startswith("MISSING ") and "model.data-00001-of-00003" in line and "[Errno" not in line
+               for line in result.stdout.splitlines()[:-1])  # fmt: skip
+
+
+def test_verify_damaged_index_exits_1(tmp_path: Path) -> None:
+    case = copy_case("keras_tf2", tmp_path)
+    index = case / "ckpt-1.index"
+    index.write_bytes(index.read_bytes()[:500])
+    result = run_cli("verify", case)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"bundlefast: {index}: ") and "Traceback" not in result.stderr
+
+
 def test_usage_error_exits_2() -> None:
     result = run_cli("verify")
     assert result.returncode == 2

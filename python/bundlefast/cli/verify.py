@@ -4,7 +4,7 @@ Tensors are checked in batches of about BATCH_BYTES; the core releases the GIL w
 reads and checksums, so batches run in parallel. A batch that fails is checked again
 one tensor at a time, so every damaged tensor is reported, each with its file and
 offset, and a damaged entry does not hide the others. Exit 0 when clean, 1 when
-anything is damaged, 2 when the checkpoint is missing.
+anything is damaged, 2 when the checkpoint or one of its data files is missing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from ..errors import BundleError
-from ._common import EXIT_FAILED, EXIT_OK, human_bytes, open_location
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, human_bytes, message, open_location
 from ._progress import progress_bar
 from .ls import stored_bytes
 
@@ -53,8 +53,8 @@ def batches(sizes: dict[str, int]) -> list[list[str]]:
     return out
 
 
-def check(reader: Any, names: list[str]) -> dict[str, str]:
-    """``{name: error}`` for the damaged tensors among ``names``."""
+def check(reader: Any, names: list[str]) -> dict[str, BundleError]:
+    """``{name: error}`` for the damaged (or unreadable) tensors among ``names``."""
     try:
         reader.verify(names)
         return {}
@@ -65,7 +65,7 @@ def check(reader: Any, names: list[str]) -> dict[str, str]:
         try:
             reader.verify([name])
         except BundleError as err:
-            bad[name] = str(err)
+            bad[name] = err
     return bad
 
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with open_location(args.prefix, args.argv) as reader:
         sizes = {name: stored_bytes(reader.info(name)) for name in reader}
-        bad: dict[str, str] = {}
+        bad: dict[str, BundleError] = {}
         bar = progress_bar(sum(sizes.values()), "verify", enabled=not args.no_progress)
         try:
             with ThreadPoolExecutor(max(1, args.threads)) as pool:
@@ -87,9 +87,14 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     total = sum(sizes.values())
     if bad:
+        missing = {n for n, err in bad.items() if isinstance(err, FileNotFoundError)}
         for name in sizes:  # index order, whatever order the threads finished in
             if name in bad:
-                print(f"DAMAGED {name}: {bad[name]}")
+                print(f"{'MISSING' if name in missing else 'DAMAGED'} {name}: {message(bad[name])}")
+        if missing:
+            print(f"{len(missing)} of {len(sizes)} tensors in data files that do not exist; "
+                  f"{len(bad) - len(missing)} damaged: {prefix}")  # fmt: skip
+            return EXIT_USAGE
         print(f"{len(bad)} of {len(sizes)} tensors damaged: {prefix}")
         return EXIT_FAILED
     print(f"OK: {len(sizes)} tensors, {human_bytes(total)} checked in {seconds:.2f} s, every checksum matches: {prefix}")
