@@ -14,7 +14,7 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 import pytest
-from cli_support import DATA_DIR, case_names, run_cli
+from cli_support import DATA_DIR, case_names, many_tensors, run_cli
 
 import bundlefast
 from bundlefast.cli import main
@@ -267,29 +267,13 @@ def test_rename_map_formats(tmp_path: Path) -> None:
         read_rename_map(not_str)
 
 
-def _many_tensors(tmp_path: Path, count: int, nbytes: int) -> Path:
-    """A bundle of ``count`` float32 tensors of ``nbytes`` each (tests/bundle_builder.py)."""
-    import bundle_builder
-    import crc32c
-
-    builder = bundle_builder.BundleBuilder()
-    rng = np.random.default_rng(5)
-    for i in range(count):
-        array = rng.standard_normal(nbytes // 4).astype(np.float32)
-        payload = array.tobytes()
-        builder._add_payload_entry(f"t{i:02d}".encode(), bundle_builder.DataType.FLOAT, array.shape, payload,
-                                   bundle_builder.mask(crc32c.crc32c(payload)), 0)  # fmt: skip
-    prefix = tmp_path / "many"
-    builder.write(prefix)
-    return prefix
-
-
 @pytest.mark.parametrize("fmt", ["npz", "safetensors", "pt"])
 def test_peak_memory_is_one_tensor_not_the_checkpoint(tmp_path: Path, fmt: str) -> None:
     """With a cast (so every tensor is a fresh array), NumPy's peak allocation stays near
     one tensor: 12 tensors of 1 MiB become 2 MiB each (24 MiB in all)."""
-    prefix = _many_tensors(tmp_path, 12, 1 << 20)
+    prefix = many_tensors(tmp_path, 12, 1 << 20)
     out = tmp_path / f"out{EXT[fmt]}"
+    __import__({"npz": "zipfile", "safetensors": "safetensors.numpy", "pt": "torch"}[fmt])  # not the import's memory
     tracemalloc.start()
     try:
         convert(prefix, out, dtypes={"float32": "float64"})
