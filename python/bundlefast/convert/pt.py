@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UnsupportedError
 from ._base import Source, TensorMeta, dtype_name, numpy_dtype
 from ._collect import CollectingTarget
 from ._optional import require
@@ -29,7 +30,7 @@ _SHARED = (
     "float16", "float32", "float64", "complex64", "complex128",
     "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
 )  # fmt: skip
-# ml_dtypes types, carried across as the unsigned integer of their width
+# ml_dtypes types, handed to torch as the unsigned integer of their width
 _BITS = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e5m2": "uint8",
          "float8_e4m3fnuz": "uint8", "float8_e5m2fnuz": "uint8"}  # fmt: skip
 
@@ -55,15 +56,15 @@ def to_torch(torch: Any, array: np.ndarray) -> Any:
 
 
 def to_numpy(tensor: Any) -> np.ndarray:
-    """A NumPy array sharing ``tensor``'s memory where the dtype allows it."""
-    tensor = tensor.detach().cpu().contiguous()
-    name = str(tensor.dtype).removeprefix("torch.")
-    if name in _BITS:
-        import ml_dtypes
-        import torch
+    """A NumPy array sharing ``tensor``'s memory (``bundlefast.torch``'s integer-view trick
+    for bfloat16 and float8)."""
+    from ..torch import numpy_destination
 
-        return tensor.view(getattr(torch, _BITS[name])).numpy().view(getattr(ml_dtypes, name))
-    return tensor.numpy()
+    array, what = numpy_destination(tensor.detach().cpu().contiguous())
+    if array is None:
+        msg = f"cannot convert a {what} tensor to NumPy"
+        raise UnsupportedError(msg)
+    return array
 
 
 class TorchSource(Source):
