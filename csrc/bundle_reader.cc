@@ -20,6 +20,8 @@
 
 #include "coding.h"
 #include "dtype.h"
+#include "key_text.h"
+#include "payload_overlap.h"
 #include "slice_key.h"
 #include "table.h"
 
@@ -44,7 +46,7 @@ class EntryCollector : public BlockVisitor {
     if (!seen_header_) {
       seen_header_ = true;
       if (!key.empty()) {
-        return Status::Corruption(index_path_ + ": first key is " + Quoted(key) +
+        return Status::Corruption(index_path_ + ": first key is " + QuotedKey(key) +
                                   ", expected the header entry \"\"");
       }
       // V1 checkpoints use the same container; their header is a
@@ -60,7 +62,7 @@ class EntryCollector : public BlockVisitor {
     entries_->emplace_back();
     Status s = DecodeBundleEntry(value, header_->num_shards, &entries_->back());
     if (!s.ok()) {
-      (*errors_)[entries_->size() - 1] = s.WithContext(index_path_ + ": entry " + Quoted(key));
+      (*errors_)[entries_->size() - 1] = s.WithContext(index_path_ + ": entry " + QuotedKey(key));
     }
     return Status::OK();
   }
@@ -257,9 +259,9 @@ void BundleReader::Close() {
 
 std::string BundleReader::Name(size_t i) const {
   const auto it = slice_owner_.find(i);
-  if (it == slice_owner_.end()) return Quoted(keys_[i]);
+  if (it == slice_owner_.end()) return QuotedKey(keys_[i]);
   const auto [full, j] = it->second;
-  return "slice " + SliceString(entries_[full].slices[j]) + " of " + Quoted(keys_[full]);
+  return "slice " + SliceString(entries_[full].slices[j]) + " of " + QuotedKey(keys_[full]);
 }
 
 std::string BundleReader::Where(size_t i) const { return index_path_ + ": " + Name(i); }

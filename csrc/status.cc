@@ -29,19 +29,4 @@ std::string Hex32(uint32_t v) {
   return buf;
 }
 
-std::string Quoted(std::string_view key) {
-  std::string s = "'";
-  for (const char ch : key) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
-      char buf[5];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      s += buf;
-    } else {
-      s += ch;
-    }
-  }
-  return s + "'";
-}
-
 }  // namespace bundlefast

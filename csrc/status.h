@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <utility>
 
 namespace bundlefast {
@@ -78,11 +77,6 @@ class [[nodiscard]] Status {
 
 // "0x1a2b3c4d": how messages show CRCs and other 32-bit fields.
 std::string Hex32(uint32_t v);
-
-// "'<key>'": how messages show tensor keys. Control bytes and DEL are escaped
-// as \xNN: keys may hold NULs (slice keys always do), which would otherwise
-// cut or garble a message.
-std::string Quoted(std::string_view key);
 
 }  // namespace bundlefast
 

@@ -52,6 +52,13 @@ void RegisterDtypes(py::module_& m) {
         return name ? py::object(py::str(name)) : py::object(py::none());
       },
       py::arg("dtype"), "The name of numpy_dtype(dtype) ('float32', 'bfloat16', ...), without resolving it; or None.");
+  m.def(
+      "dtype_from_ml_dtypes",
+      [](int32_t dtype) {
+        bool from_ml_dtypes;
+        return DataTypeNumpyName(dtype, &from_ml_dtypes) != nullptr && from_ml_dtypes;
+      },
+      py::arg("dtype"), "True if numpy_dtype(dtype) is an ml_dtypes type (bfloat16, float8_*, int4, ...).");
   m.attr("NUM_DTYPES") = kNumDataTypes;
 }
 

@@ -7,6 +7,7 @@
 #include "files_py.h"
 #include "reader_py.h"
 #include "testing_py.h"
+#include "writer_py.h"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "bundlefast C++ core (private: use the bundlefast package)";
@@ -17,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
   bundlefast::bindings::RegisterFiles(m);
   bundlefast::bindings::RegisterReader(m);
   bundlefast::bindings::RegisterTesting(m);
+  bundlefast::bindings::RegisterWriter(m);
 }

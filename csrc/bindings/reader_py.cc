@@ -23,6 +23,7 @@
 #include "dtypes_py.h"
 #include "errors.h"
 #include "files_py.h"
+#include "key_text.h"
 #include "names_py.h"
 #include "numpy_arrays.h"
 #include "parallel.h"
@@ -80,7 +81,7 @@ class PyReader {
     const int64_t i = reader_->Find(key);
     if (i >= 0 && !reader_->hidden(static_cast<size_t>(i))) return static_cast<size_t>(i);
     ThrowIfError(Status::NotFound(
-        "tensor " + Quoted(key) + (i < 0 ? " not found in " : " is a slice entry of a partitioned tensor in ") +
+        "tensor " + QuotedKey(key) + (i < 0 ? " not found in " : " is a slice entry of a partitioned tensor in ") +
         reader_->index_path() + (i < 0 ? "" : "; read the partitioned tensor by its own name")));
     return 0;
   }

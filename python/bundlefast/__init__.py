@@ -30,10 +30,13 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     )
     raise ImportError(msg) from err
 
-from . import compat, errors
+from . import compat, errors, meta
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
+from ._restore import RestoreError, RestoreReport, restore
 from ._slicing import LazyTensor
+from ._state_file import update_checkpoint_state
+from ._writer import Writer, save
 from .errors import (
     BundleError,
     ChecksumError,
@@ -71,9 +74,12 @@ __all__ = [
     "InvalidArgumentError",
     "LazyTensor",
     "Reader",
+    "RestoreError",
+    "RestoreReport",
     "TensorInfo",
     "TensorNotFoundError",
     "UnsupportedError",
+    "Writer",
     "__version__",
     "checkpoints_iterator",
     "compat",
@@ -88,9 +94,13 @@ __all__ = [
     "load_variable",
     "mask_crc32c",
     "masked_crc32c",
+    "meta",
     "open",
     "resolve_prefix",
+    "restore",
+    "save",
     "unmask_crc32c",
+    "update_checkpoint_state",
 ]
 
 

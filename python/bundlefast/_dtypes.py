@@ -38,3 +38,8 @@ def enums_of_numpy_name(name: str) -> list[int]:
     """The DataType values whose arrays have NumPy dtype name ``name`` ('float32',
     'bfloat16', ...), in enum order; compared by name, so ml_dtypes is not imported."""
     return [e for e in known_enums() if _core.dtype_numpy_name(e) == name]
+
+
+def needs_ml_dtypes(enum: int) -> bool:
+    """True if the NumPy type of a DataType value comes from ml_dtypes (bfloat16, ...)."""
+    return _core.dtype_from_ml_dtypes(enum)
