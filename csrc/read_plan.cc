@@ -42,68 +42,7 @@ void NeededSpan(const Box& stored, const Box& needed, int itemsize, uint64_t* be
 }
 }  // namespace
 
-// A region read, or the whole of a partitioned tensor: the stored parts that
-// hold it, and what Prepare fetched and decoded of them.
-struct ReadPlan::RegionRead {
-  bool given = false;  // asked for by the caller (the result may then be a view)
-  Box request;         // the region: given, or the full box of a partitioned tensor
-  std::vector<BundleReader::Part> parts;
-  // Per part, for a source that cannot View: the bytes fetched, which are
-  // payload bytes [fetched_begin, ...) (a whole payload for strings/variants
-  // and when verifying; otherwise just the span the region needs).
-  std::vector<std::unique_ptr<char[]>> fetched;
-  std::vector<uint64_t> fetched_begin;
-  std::vector<std::vector<StringRef>> part_refs;  // STRING/VARIANT: per part
-  std::vector<ElementBytes> elements;             // STRING/VARIANT: in request order
-};
-
-// One requested tensor. Kept small: `load` of 50k tensors makes 50k of them,
-// and almost all are the whole of an ordinary tensor (no region).
-struct ReadPlan::TensorRead {
-  size_t index = 0;
-  const BundleEntry* entry = nullptr;
-  int itemsize = 0;                    // DataTypeSize(entry->dtype): 0 for STRING/VARIANT
-  BundleReader::Payload payload;       // no region: the tensor's bytes
-  std::unique_ptr<char[]> fetched;     // no region, STRING/VARIANT, no View: the payload
-  std::vector<StringRef> refs;         // no region, STRING/VARIANT: element byte ranges
-  std::unique_ptr<RegionRead> region;  // a region, or a partitioned tensor
-  const char* view = nullptr;          // the result, if it is a view
-  bool verify_in_fill = false;         // Fill checks the CRC while copying
-
-  const char* bytes() const { return payload.view ? payload.view : fetched.get(); }
-  const char* part_bytes(size_t p) const {
-    return region->parts[p].payload.view ? region->parts[p].payload.view : region->fetched[p].get();
-  }
-};
-
 ReadPlan::~ReadPlan() = default;
-
-size_t ReadPlan::size() const { return tensors_.size(); }
-const BundleEntry& ReadPlan::entry(size_t k) const { return *tensors_[k].entry; }
-size_t ReadPlan::index(size_t k) const { return tensors_[k].index; }
-const std::vector<int64_t>& ReadPlan::shape(size_t k) const {
-  return tensors_[k].region ? tensors_[k].region->request.size : tensors_[k].entry->shape;
-}
-int ReadPlan::itemsize(size_t k) const { return tensors_[k].itemsize; }
-bool ReadPlan::elementwise(size_t k) const { return tensors_[k].itemsize == 0; }
-const char* ReadPlan::view(size_t k) const { return tensors_[k].view; }
-const std::shared_ptr<const ByteSource>& ReadPlan::view_source(size_t k) const {
-  const TensorRead& t = tensors_[k];
-  return t.region ? t.region->parts[0].payload.source : t.payload.source;
-}
-uint64_t ReadPlan::num_elements(size_t k) const {
-  const TensorRead& t = tensors_[k];
-  return t.region ? t.region->request.NumElements() : t.payload.num_elements;
-}
-uint64_t ReadPlan::ResultBytes(size_t k) const {
-  return num_elements(k) * static_cast<uint64_t>(tensors_[k].itemsize);
-}
-ElementBytes ReadPlan::element(size_t k, uint64_t j) const {
-  const TensorRead& t = tensors_[k];
-  if (t.region) return t.region->elements[static_cast<size_t>(j)];
-  const StringRef& r = t.refs[static_cast<size_t>(j)];
-  return ElementBytes{t.bytes() + r.offset, r.length};
-}
 
 Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requests, const ReadOptions& options,
                       std::unique_ptr<ReadPlan>* out) {
