@@ -1,0 +1,182 @@
+"""A real S3 API on loopback for the remote and Dask tests.
+
+``S3Server`` runs moto's server (``moto[server]``) on 127.0.0.1 and a free port, behind
+``CountingProxy``: a small HTTP proxy that counts the requests and response bytes the
+client really sent and received, can hold each request for a set delay (network
+latency), and can fail ranged GETs on demand (a server error in the middle of a read).
+Test data is uploaded straight to moto (not through the proxy), so counts only show the
+reads under test.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+_HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Traffic:
+    """What went through the proxy since the last reset."""
+
+    requests: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, Range header)
+    body_bytes: int = 0  # response body bytes the client received
+
+    @property
+    def gets(self) -> int:
+        return sum(1 for m, _, _ in self.requests if m == "GET")
+
+
+class CountingProxy:
+    """Forwards every request to ``upstream`` (host, port); see the module docstring."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.delay = 0.0  # seconds each request is held before it is forwarded
+        self.fail_ranged_gets = False  # answer ranged GETs with 500 InternalError
+        self._lock = threading.Lock()
+        self.traffic = Traffic()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                ranged = self.headers.get("Range", "")
+                if proxy.delay:
+                    time.sleep(proxy.delay)
+                if proxy.fail_ranged_gets and self.command == "GET" and ranged:
+                    status, headers, data = 500, [("Content-Type", "application/xml")], (
+                        b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code>"
+                        b"<Message>injected failure</Message></Error>"
+                    )
+                else:
+                    conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+                    try:
+                        headers_out = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+                        conn.request(self.command, self.path, body=body, headers=headers_out)
+                        resp = conn.getresponse()
+                        data = resp.read()
+                        status = resp.status
+                        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_HEADERS]
+                    finally:
+                        conn.close()
+                with proxy._lock:
+                    proxy.traffic.requests.append((self.command, self.path, ranged))
+                    if self.command != "HEAD":
+                        proxy.traffic.body_bytes += len(data)
+                self.send_response(status)
+                sent_length = False
+                for k, v in headers:
+                    if k.lower() == "content-length":
+                        sent_length = True
+                    self.send_header(k, v)
+                if not sent_length:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def reset(self) -> Traffic:
+        with self._lock:
+            old, self.traffic = self.traffic, Traffic()
+        return old
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class S3Server:
+    """moto's S3 server and the proxy in front of it; ``options()`` are the s3fs
+    ``storage_options`` that read through the proxy."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                     "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            os.environ.setdefault(k, v)
+        self.port = free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
+        self._moto.start()
+        self.direct_url = f"http://127.0.0.1:{self.port}"
+        self.proxy = CountingProxy(("127.0.0.1", self.port))
+
+    def options(self, *, direct: bool = False) -> dict[str, Any]:
+        return {
+            "endpoint_url": self.direct_url if direct else self.proxy.url,
+            "key": "testing",
+            "secret": "testing",
+            "client_kwargs": {"region_name": "us-east-1"},
+            "skip_instance_cache": True,
+            "use_listings_cache": False,
+            "config_kwargs": {"retries": {"max_attempts": 2, "mode": "standard"}},
+        }
+
+    def filesystem(self) -> Any:
+        import s3fs
+
+        return s3fs.S3FileSystem(**self.options(direct=True))
+
+    def upload(self, local_dir: Path, url_dir: str) -> None:
+        """Put every file of ``local_dir`` (recursively) under ``s3://url_dir``."""
+        fs = self.filesystem()
+        self.make_bucket(url_dir.split("/", 1)[0])
+        for path in sorted(local_dir.rglob("*")):
+            if path.is_file():
+                fs.pipe_file(f"{url_dir}/{path.relative_to(local_dir).as_posix()}", path.read_bytes())
+
+    def make_bucket(self, bucket: str) -> None:
+        """Create ``bucket`` if needed (a plain PUT: moto's server takes it unsigned)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("PUT", f"/{bucket}", body=b"")
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status not in (200, 409):
+                raise RuntimeError(f"creating bucket {bucket}: HTTP {resp.status}")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.proxy.close()
+        self._moto.stop()
+
+
+@contextmanager
+def s3_server() -> Iterator[S3Server]:
+    server = S3Server()
+    try:
+        yield server
+    finally:
+        server.stop()
