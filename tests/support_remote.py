@@ -20,7 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
@@ -180,3 +183,68 @@ def s3_server() -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------------------
+# A multi-GB embedding table that costs little disk: a sparse file with known rows
+# --------------------------------------------------------------------------------------
+
+
+def pattern_row(row: int, cols: int) -> np.ndarray:
+    """The values of a patterned row of the table: ``row + column`` (int32)."""
+    import numpy as np
+
+    return (np.arange(cols, dtype=np.int64) + row).astype(np.int32)
+
+
+def write_pattern_table(prefix: Path, rows: int, cols: int, every: int, name: str = "table") -> None:
+    """An int32 tensor ``name`` of shape (rows, cols) at ``prefix``: row r holds
+    :func:`pattern_row` when ``r % every == 0`` and zeros otherwise. The zero rows are
+    holes of a sparse data file, so a 2 GiB table takes a few MiB of disk. Its CRC is
+    right (``verify`` passes)."""
+    import bundlefast
+    from bundle_builder import BundleBuilder, DataType, encode_entry
+
+    row_bytes = cols * 4
+    size = rows * row_bytes
+    tmp = Path(f"{prefix}.data.tmp")
+    with open(tmp, "wb") as f:
+        f.truncate(size)
+        for r in range(0, rows, every):
+            f.seek(r * row_bytes)
+            f.write(pattern_row(r, cols).tobytes())
+    # The CRC, without reading 2 GiB back: pattern rows and zero runs, joined with
+    # crc32c_combine (the zero runs' CRCs by doubling).
+    combine = bundlefast._core.crc32c_combine
+    zeros: dict[int, int] = {}
+
+    def zero_crc(n: int) -> int:
+        if n not in zeros:
+            if n <= 1 << 16:
+                zeros[n] = bundlefast.crc32c(bytes(n))
+            else:
+                half = n // 2
+                zeros[n] = combine(combine(zero_crc(half), zero_crc(half), half), zero_crc(n - 2 * half), n - 2 * half)
+        return zeros[n]
+
+    crc = 0
+    for r in range(0, rows, every):
+        row_crc = bundlefast.crc32c(pattern_row(r, cols).tobytes())
+        crc = combine(crc, row_crc, row_bytes) if r else row_crc
+        gap = (min(r + every, rows) - r - 1) * row_bytes
+        if gap:
+            crc = combine(crc, zero_crc(gap), gap)
+    b = BundleBuilder()
+    entry = encode_entry(DataType.INT32, (rows, cols), offset=0, size=size, masked_crc=bundlefast.mask_crc32c(crc))
+    b.add_raw_entry(name, entry)
+    b.write(prefix)  # the index, and an empty data file we replace
+    os.replace(tmp, f"{prefix}.data-00000-of-00001")
+
+
+def expected_table_sums(rows: int, cols: int, every: int) -> tuple[int, np.ndarray]:
+    """(sum of all elements, per-column sums) of :func:`write_pattern_table`'s table."""
+    import numpy as np
+
+    patterned = np.arange(0, rows, every, dtype=np.int64)
+    col_sums = patterned.sum() + len(patterned) * np.arange(cols, dtype=np.int64)
+    return int(col_sums.sum()), col_sums
