@@ -11,7 +11,10 @@ reads under test.
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import subprocess
+import sys
 import socket
 import threading
 import time
@@ -63,7 +66,26 @@ class CountingProxy:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
+            def _control(self) -> bool:
+                """``/__traffic__``: the counts so far as JSON, reset; ``/__delay__/<seconds>``:
+                set the delay. For a proxy in another process (the benchmarks)."""
+                if self.path == "/__traffic__":
+                    t = proxy.reset()
+                    data = json.dumps({"requests": t.requests, "body_bytes": t.body_bytes}).encode()
+                elif self.path.startswith("/__delay__/"):
+                    proxy.delay = float(self.path.rsplit("/", 1)[1])
+                    data = b"{}"
+                else:
+                    return False
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
+
             def _forward(self) -> None:
+                if self._control():
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 ranged = self.headers.get("Range", "")
@@ -124,7 +146,11 @@ class S3Server:
     ``storage_options`` that read through the proxy."""
 
     def __init__(self) -> None:
+        import logging
+
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
         for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                      "AWS_DEFAULT_REGION": "us-east-1"}.items():
@@ -134,10 +160,11 @@ class S3Server:
         self._moto.start()
         self.direct_url = f"http://127.0.0.1:{self.port}"
         self.proxy = CountingProxy(("127.0.0.1", self.port))
+        self.proxy_url = self.proxy.url
 
     def options(self, *, direct: bool = False) -> dict[str, Any]:
         return {
-            "endpoint_url": self.direct_url if direct else self.proxy.url,
+            "endpoint_url": self.direct_url if direct else self.proxy_url,
             "key": "testing",
             "secret": "testing",
             "client_kwargs": {"region_name": "us-east-1"},
@@ -174,6 +201,61 @@ class S3Server:
     def stop(self) -> None:
         self.proxy.close()
         self._moto.stop()
+
+
+class RemoteS3Server:
+    """An :class:`S3Server` in a child process (``python support_remote.py``), so that
+    the client under test does not share a GIL with the server and the proxy (the
+    benchmarks). ``traffic()`` and ``set_delay()`` talk to the proxy over HTTP."""
+
+    def __init__(self) -> None:
+        self._child = subprocess.Popen(
+            [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._child.stdout is not None
+        line = ""
+        while not line.startswith("S3SERVER "):  # moto prints a line of its own first
+            line = self._child.stdout.readline()
+            if not line:
+                raise RuntimeError("the S3 server process exited before it was ready")
+        self.direct_url, proxy_url = line.split()[1:]
+        self.port = int(self.direct_url.rsplit(":", 1)[1])
+        self.proxy_url = proxy_url
+
+    options = S3Server.options
+    filesystem = S3Server.filesystem
+    upload = S3Server.upload
+    make_bucket = S3Server.make_bucket
+
+    def _get(self, path: str) -> Any:
+        host, port = self.proxy_url.split("//", 1)[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            conn.request("GET", path)
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+
+    def traffic(self) -> Traffic:
+        t = self._get("/__traffic__")
+        return Traffic([tuple(r) for r in t["requests"]], t["body_bytes"])
+
+    def set_delay(self, seconds: float) -> None:
+        self._get(f"/__delay__/{seconds}")
+
+    def stop(self) -> None:
+        assert self._child.stdin is not None
+        self._child.stdin.close()
+        self._child.wait(timeout=30)
+
+
+@contextmanager
+def s3_server_process() -> Iterator[RemoteS3Server]:
+    server = RemoteS3Server()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextmanager
@@ -248,3 +330,10 @@ def expected_table_sums(rows: int, cols: int, every: int) -> tuple[int, np.ndarr
     patterned = np.arange(0, rows, every, dtype=np.int64)
     col_sums = patterned.sum() + len(patterned) * np.arange(cols, dtype=np.int64)
     return int(col_sums.sum()), col_sums
+
+
+if __name__ == "__main__":  # RemoteS3Server's child: serve until stdin closes
+    _server = S3Server()
+    print("S3SERVER", _server.direct_url, _server.proxy_url, flush=True)
+    sys.stdin.read()
+    _server.stop()

@@ -139,7 +139,7 @@ class RemoteFile:
                 if not start <= pos < start + len(piece):
                     return False
                 take = min(n - done, start + len(piece) - pos)
-                out[done : done + take] = piece[pos - start : pos - start + take]
+                out[done : done + take] = memoryview(piece)[pos - start : pos - start + take]  # no slice copy
                 done += take
                 at += 1
             return done == n

@@ -42,7 +42,7 @@ def from_bundle(
     *,
     chunks: Any = "auto",
     storage_options: dict[str, Any] | None = None,
-    mmap: bool = False,
+    mmap: bool = True,
     verify: bool = False,
 ) -> Any:
     """Tensor ``name`` of the checkpoint at ``location`` as a lazy ``dask.array.Array``.
@@ -54,9 +54,10 @@ def from_bundle(
         chunks: as for ``dask.array.from_array`` (``"auto"``: about dask's
             ``array.chunk-size``, 128 MiB by default).
         storage_options: for URLs, passed to fsspec on every worker.
-        mmap: map local shards on the workers (chunks are then views of the mapping);
-            by default chunks are read with ``pread`` into owned memory, so a worker's
-            memory holds its chunks and no more.
+        mmap: each worker maps local shards and a chunk is a zero-copy view of the
+            mapping (page cache, not worker heap). ``mmap=False`` reads each chunk with
+            ``pread`` into owned memory: for network filesystems, where page faults are
+            slow. URLs are always read into owned memory.
         verify: check the CRC32C of each stored piece a chunk reads (for an ordinary
             tensor that reads the whole tensor per chunk: meant for small tensors).
 
@@ -92,7 +93,7 @@ def load(
     *,
     chunks: Any = "auto",
     storage_options: dict[str, Any] | None = None,
-    mmap: bool = False,
+    mmap: bool = True,
     verify: bool = False,
 ) -> dict[str, Any]:
     """``{name: dask array}`` for ``names`` (all tensors with an array dtype by default;
