@@ -41,7 +41,7 @@ SourceOpener PythonSourceOpener(py::object open_file) {
       PythonRef file = Hold((*opener)(path));
       const auto size = (*file).attr("size").cast<uint64_t>();
       *out = std::make_shared<FunctionSource>(path, size, [file, path](uint64_t offset, uint64_t n, char* dst) {
-        py::gil_scoped_acquire gil;
+        py::gil_scoped_acquire reading;
         try {
           py::object view = py::reinterpret_steal<py::object>(
               PyMemoryView_FromMemory(dst, static_cast<Py_ssize_t>(n), PyBUF_WRITE));
