@@ -233,3 +233,16 @@ def test_missing_backend_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_fsspec)
     with pytest.raises(ImportError, match=r"bundlefast\[remote\]"):
         bundlefast.open("s3://bucket/ckpt")
+
+
+def test_checkpoint_state_of_a_url(data_dir, memroot):
+    fs, root = memroot
+    _upload(fs, data_dir / "keras_tf2", f"{root}/run")
+    url = f"memory://{root}/run"
+    state = bundlefast.get_checkpoint_state(url)
+    assert state.model_checkpoint_path == f"memory://{root}/run/ckpt-1"
+    assert state.all_model_checkpoint_paths == [f"memory://{root}/run/ckpt-1"]
+    assert bundlefast.latest_checkpoint(url) == f"memory://{root}/run/ckpt-1"
+    assert bundlefast.get_checkpoint_state(f"memory://{root}/nowhere") is None
+    fs.pipe_file(f"{root}/run/checkpoint", b'model_checkpoint_path: "ckpt-2"\n')
+    assert bundlefast.latest_checkpoint(url) is None  # no such files: None, as TF

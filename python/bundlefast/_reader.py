@@ -100,8 +100,10 @@ class Reader(Mapping[str, "np.ndarray"]):
 
     # -- Mapping --------------------------------------------------------------
     def __getitem__(self, name: str) -> np.ndarray:
-        with self._fetched([name]):
+        if self._remote is None:  # the common case pays for no context manager
             return self._live().get(name)
+        with self._fetched([name]):
+            return self._core.get(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._live().keys())
@@ -132,8 +134,10 @@ class Reader(Mapping[str, "np.ndarray"]):
     # -- reading --------------------------------------------------------------
     def get_array(self, name: str, *, verify: bool = False, copy: bool = False) -> np.ndarray:
         """One tensor; ``verify`` checks its CRC32C, ``copy`` returns an owned writable array."""
-        with self._fetched([name], verify=verify):
+        if self._remote is None:
             return self._live().get(name, verify, copy)
+        with self._fetched([name], verify=verify):
+            return self._core.get(name, verify, copy)
 
     def get_slice(self, name: str, *, verify: bool = False, copy: bool = False) -> LazyTensor:
         """``name`` read lazily: index the result like an array to read only that region.
@@ -175,8 +179,10 @@ class Reader(Mapping[str, "np.ndarray"]):
             InvalidArgumentError: the box does not lie inside the tensor's shape.
         """
         start, stop = list(start), list(stop)
-        with self._fetched(name, start, stop, verify=verify):
+        if self._remote is None:
             return self._live().read_region(name, start, stop, shape, verify, copy)
+        with self._fetched(name, start, stop, verify=verify):
+            return self._core.read_region(name, start, stop, shape, verify, copy)
 
     def read_into(self, name: str, out: Any, *, verify: bool = False) -> None:
         """Read the whole of tensor ``name`` (ordinary or partitioned, native byte order)
@@ -273,7 +279,7 @@ class Reader(Mapping[str, "np.ndarray"]):
     ) -> Iterator[None]:
         """For a remote checkpoint, fetch every byte range the read of ``names`` (or of
         the region ``[start, stop)`` of one name) will touch, concurrently, before it runs;
-        the core then reads them from memory. Nothing to do for local files."""
+        the core then reads them from memory (nothing to do for local files)."""
         if self._remote is None:
             yield
             return

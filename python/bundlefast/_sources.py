@@ -420,3 +420,48 @@ def _from_directory(fs: Any, listings: _Listings, d: str, base_url: str) -> str:
     else:
         msg = f"no checkpoint in {base_url}{d}: no state file, no SavedModel, no .index file"
     raise not_found(msg, d)
+
+
+def remote_checkpoint_state(url: str, latest_filename: str | None, storage_options: dict[str, Any] | None) -> Any:
+    """``get_checkpoint_state`` for a directory URL: the ``checkpoint`` state file's
+    ``CheckpointState`` with relative paths joined onto the directory URL (absolute ones
+    kept as written, as TF does), or None if it is missing or does not parse (logged).
+
+    Raises:
+        ValueError: an empty ``model_checkpoint_path`` (TF's message).
+    """
+    import logging
+
+    from ._prefix import STATE_FILENAME, StateFileError, parse_state_text
+
+    fs, path, shown = url_filesystem(url, storage_options)
+    d = path.rstrip("/")
+    base_url = shown[: len(shown) - len(path)]
+    state_url = base_url + posixpath.join(d, latest_filename or STATE_FILENAME)
+    try:
+        data = fs.cat_file(posixpath.join(d, latest_filename or STATE_FILENAME))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        logging.getLogger("bundlefast").warning("%s: %s; checkpoint state ignored", state_url, err)
+        return None
+    try:
+        state = parse_state_text(data, state_url)
+    except StateFileError as err:
+        logging.getLogger("bundlefast").warning("%s; checkpoint state ignored", err)
+        return None
+    if not state.model_checkpoint_path:
+        raise ValueError("Invalid checkpoint state loaded from " + url)
+
+    def joined(p: str) -> str:
+        return p if p.startswith("/") or is_url(p) else base_url + posixpath.join(d, p)
+
+    state.model_checkpoint_path = joined(state.model_checkpoint_path)
+    state.all_model_checkpoint_paths = [joined(p) for p in state.all_model_checkpoint_paths]
+    return state
+
+
+def remote_index_exists(prefix_url: str, storage_options: dict[str, Any] | None) -> bool:
+    """True if ``<prefix_url>.index`` exists."""
+    fs, path, _ = url_filesystem(prefix_url, storage_options)
+    return bool(fs.exists(path + ".index"))

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _core, _dtypes
 from ._prefix import CheckpointState, checkpoint_files_exist, resolve_prefix
-from ._sources import is_url
+from ._sources import is_url, remote_checkpoint_state, remote_index_exists
 from ._prefix import get_checkpoint_state as _get_checkpoint_state
 from ._reader import Reader
 from .errors import BundleError, InvalidArgumentError, UnsupportedError
@@ -347,11 +347,15 @@ class CheckpointReader:
 
 
 def get_checkpoint_state(
-    checkpoint_dir: str | os.PathLike[str], latest_filename: str | None = None
+    checkpoint_dir: str | os.PathLike[str],
+    latest_filename: str | None = None,
+    *,
+    storage_options: dict[str, Any] | None = None,
 ) -> CheckpointState | None:
     """``tf.train.get_checkpoint_state``: the parsed ``checkpoint`` state file.
 
-    Relative paths are joined onto ``checkpoint_dir`` with ``os.path.join``, as TF does.
+    Relative paths are joined onto ``checkpoint_dir`` with ``os.path.join``, as TF does
+    (for an fsspec URL, onto the directory URL; ``storage_options`` go to fsspec).
 
     Returns:
         A :class:`CheckpointState`, which has the proto's field names. None, after
@@ -364,15 +368,23 @@ def get_checkpoint_state(
         >>> bundlefast.get_checkpoint_state("train_dir").all_model_checkpoint_paths
         ['train_dir/ckpt-2', 'train_dir/ckpt-3']
     """
+    if is_url(checkpoint_dir):
+        return remote_checkpoint_state(str(checkpoint_dir), latest_filename, storage_options)
     return _get_checkpoint_state(checkpoint_dir, latest_filename)
 
 
-def latest_checkpoint(checkpoint_dir: str | os.PathLike[str], latest_filename: str | None = None) -> str | None:
+def latest_checkpoint(
+    checkpoint_dir: str | os.PathLike[str],
+    latest_filename: str | None = None,
+    *,
+    storage_options: dict[str, Any] | None = None,
+) -> str | None:
     """``tf.train.latest_checkpoint``: the prefix named by the directory's state file.
 
     Args:
-        checkpoint_dir: the directory holding the state file.
+        checkpoint_dir: the directory holding the state file, or its fsspec URL.
         latest_filename: the state file's name (default ``checkpoint``).
+        storage_options: for URLs, passed to fsspec.
 
     Returns:
         ``model_checkpoint_path``, joined onto ``checkpoint_dir`` if it is relative.
@@ -387,11 +399,13 @@ def latest_checkpoint(checkpoint_dir: str | os.PathLike[str], latest_filename: s
         >>> bundlefast.latest_checkpoint("train_dir")
         'train_dir/ckpt-3'
     """
-    state = _get_checkpoint_state(checkpoint_dir, latest_filename)
+    state = get_checkpoint_state(checkpoint_dir, latest_filename, storage_options=storage_options)
     if state is None or not state.model_checkpoint_path:
         return None
     path = state.model_checkpoint_path
-    if checkpoint_files_exist(path):
+    if is_url(path) and remote_index_exists(path, storage_options):
+        return path
+    if not is_url(path) and checkpoint_files_exist(path):
         return path
     _log.error("Couldn't match files for checkpoint %s", path)
     return None
