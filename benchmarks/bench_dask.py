@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import bundlefast  # noqa: E402
+from support_remote import peak_rss, reset_peak_rss  # noqa: E402
 
 FLOOR = 0.7
 COLS = 768
@@ -54,24 +55,6 @@ def write_tensor(prefix: Path, rows: int) -> None:
     b.add_raw_entry("emb", encode_entry(DataType.FLOAT, (rows, COLS), size=size, masked_crc=bundlefast.mask_crc32c(crc)))
     b.write(prefix)
     tmp.replace(f"{prefix}.data-00000-of-00001")
-
-
-def _reset_peak() -> int:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    return _status("VmRSS")
-
-
-def _status(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def _peak() -> int:
-    return _status("VmHWM")
 
 
 def main() -> None:
@@ -114,9 +97,9 @@ def main() -> None:
             x = bundlefast.dask.from_bundle(prefix, "emb", mmap=mmap)
             seconds, got = best(lambda: x.sum(dtype=np.float64).compute())
             assert np.isclose(got, want, rtol=1e-9), (got, want)
-            base = client.run(_reset_peak)
+            base = client.run(reset_peak_rss)
             dask.compute(x.sum(dtype=np.float64))
-            peaks = client.run(_peak)
+            peaks = client.run(peak_rss)
             growth = [round((peaks[w] - base[w]) / 2**20) for w in peaks]
             chunk_mib = x.chunks[0][0] * COLS * 4 / 2**20
             results.append((f"bundlefast.dask, 2 workers, mmap={mmap}", seconds, growth, chunk_mib))

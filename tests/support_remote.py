@@ -56,6 +56,12 @@ class CountingProxy:
         self.upstream = upstream
         self.delay = 0.0  # seconds each request is held before it is forwarded
         self.fail_ranged_gets = False  # answer ranged GETs with 500 InternalError
+        # moto reads a whole object for every ranged GET (O(object size) a request), which
+        # would make the server the bottleneck of a benchmark: with this set, the proxy
+        # fetches an object whole once and answers GETs of it itself (206 for a range, as S3).
+        self.serve_ranges = False
+        self._objects: dict[str, tuple[int, list[tuple[str, str]], bytes]] = {}
+        self._fetch_lock = threading.Lock()
         self._lock = threading.Lock()
         self.traffic = Traffic()
         proxy = self
@@ -96,17 +102,10 @@ class CountingProxy:
                         b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code>"
                         b"<Message>injected failure</Message></Error>"
                     )
+                elif proxy.serve_ranges and self.command == "GET" and "?" not in self.path:
+                    status, headers, data = proxy.ranged(self.path, ranged, dict(self.headers.items()))
                 else:
-                    conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
-                    try:
-                        headers_out = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
-                        conn.request(self.command, self.path, body=body, headers=headers_out)
-                        resp = conn.getresponse()
-                        data = resp.read()
-                        status = resp.status
-                        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_HEADERS]
-                    finally:
-                        conn.close()
+                    status, headers, data = proxy.upstream_request(self.command, self.path, body, self.headers.items())
                 with proxy._lock:
                     proxy.traffic.requests.append((self.command, self.path, ranged))
                     if self.command != "HEAD":
@@ -130,6 +129,41 @@ class CountingProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def upstream_request(
+        self, method: str, path: str, body: bytes | None, headers: Any
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        conn = http.client.HTTPConnection(*self.upstream, timeout=120)
+        try:
+            conn.request(method, path, body=body, headers={k: v for k, v in headers if k.lower() not in _HOP_HEADERS})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_HEADERS], data
+        finally:
+            conn.close()
+
+    def ranged(self, path: str, ranged: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A GET (ranged or not) answered from the object fetched whole (see serve_ranges)."""
+        with self._fetch_lock:  # one whole fetch per object, however many ranges wait on it
+            cached = self._objects.get(path)
+            if cached is None:
+                cached = self._fetch_whole(path, headers)
+                if cached[0] != 200:
+                    return cached
+                self._objects[path] = cached
+        _, got_headers, data = cached
+        if not ranged:
+            return 200, got_headers, data
+        first, _, last = ranged.removeprefix("bytes=").partition("-")
+        start, end = int(first), min(int(last) + 1 if last else len(data), len(data))
+        return 206, [*got_headers, ("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")], data[start:end]
+
+    def _fetch_whole(self, path: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        whole = {k: v for k, v in headers.items() if k.lower() != "range"}
+        status, got_headers, data = self.upstream_request("GET", path, None, whole.items())
+        # S3 sends no whole-object checksum with a range (the client would check it)
+        kept = [(k, v) for k, v in got_headers if k.lower() != "content-length" and "checksum" not in k.lower()]
+        return status, kept if status == 200 else got_headers, data
 
     def reset(self) -> Traffic:
         with self._lock:
@@ -208,9 +242,9 @@ class RemoteS3Server:
     the client under test does not share a GIL with the server and the proxy (the
     benchmarks). ``traffic()`` and ``set_delay()`` talk to the proxy over HTTP."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, serve_ranges: bool = False) -> None:
         self._child = subprocess.Popen(
-            [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, __file__, *(["--serve-ranges"] if serve_ranges else [])], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         assert self._child.stdout is not None
         line = ""
@@ -250,8 +284,8 @@ class RemoteS3Server:
 
 
 @contextmanager
-def s3_server_process() -> Iterator[RemoteS3Server]:
-    server = RemoteS3Server()
+def s3_server_process(*, serve_ranges: bool = False) -> Iterator[RemoteS3Server]:
+    server = RemoteS3Server(serve_ranges=serve_ranges)
     try:
         yield server
     finally:
@@ -265,6 +299,31 @@ def s3_server() -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------------------
+# Peak memory of a process (run in Dask workers with client.run)
+# --------------------------------------------------------------------------------------
+
+
+def reset_peak_rss() -> int:
+    """Reset this process's peak RSS (VmHWM; Linux) and return its current RSS, in bytes."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _proc_status("VmRSS")
+
+
+def peak_rss() -> int:
+    """This process's peak RSS (VmHWM) since start or the last :func:`reset_peak_rss`."""
+    return _proc_status("VmHWM")
+
+
+def _proc_status(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
 
 
 # --------------------------------------------------------------------------------------
@@ -334,6 +393,7 @@ def expected_table_sums(rows: int, cols: int, every: int) -> tuple[int, np.ndarr
 
 if __name__ == "__main__":  # RemoteS3Server's child: serve until stdin closes
     _server = S3Server()
+    _server.proxy.serve_ranges = "--serve-ranges" in sys.argv
     print("S3SERVER", _server.direct_url, _server.proxy_url, flush=True)
     sys.stdin.read()
     _server.stop()

@@ -18,7 +18,7 @@ from distributed import Client, LocalCluster
 import bundlefast
 import bundlefast.dask
 from bundle_builder import BundleBuilder
-from support_remote import expected_table_sums, pattern_row, s3_server, write_pattern_table
+from support_remote import expected_table_sums, pattern_row, peak_rss, reset_peak_rss, s3_server, write_pattern_table
 
 ROWS, COLS, EVERY = 589_824, 1024, 4096
 CHUNK_ROWS = 32_768  # 128 MiB chunks (dask's "auto" size for this table)
@@ -37,25 +37,6 @@ def client():
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, memory_limit="4GiB"
     ) as cluster, Client(cluster) as c:
         yield c
-
-
-def _reset_peak() -> int:
-    """Reset this process's peak RSS (VmHWM) and return the current RSS, in bytes."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    return _status("VmRSS")
-
-
-def _status(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def _peak() -> int:
-    return _status("VmHWM")
 
 
 def test_reductions_and_row_gather_on_two_worker_processes(client, table):
@@ -86,9 +67,9 @@ def test_worker_peak_memory_stays_within_a_few_chunks(client, table, mmap):
     """Owned chunks (pread) or views: a worker holds a few chunks at a time, not the
     table. Measured as each worker's peak RSS (VmHWM) growth over 4 chunks per worker."""
     x = bundlefast.dask.from_bundle(table, "table", mmap=mmap)[: 8 * CHUNK_ROWS]
-    base = client.run(_reset_peak)
+    base = client.run(reset_peak_rss)
     col_sums = x.sum(axis=0, dtype=np.int64).compute()
-    peaks = client.run(_peak)
+    peaks = client.run(peak_rss)
     _, want_cols = expected_table_sums(8 * CHUNK_ROWS, COLS, EVERY)
     np.testing.assert_array_equal(col_sums, want_cols)
     chunk_bytes = CHUNK_ROWS * COLS * 4
