@@ -108,8 +108,6 @@ class CountingProxy:
                     status, headers, data = proxy.upstream_request(self.command, self.path, body, self.headers.items())
                 with proxy._lock:
                     proxy.traffic.requests.append((self.command, self.path, ranged))
-                    if self.command != "HEAD":
-                        proxy.traffic.body_bytes += len(data)
                 self.send_response(status)
                 sent_length = False
                 for k, v in headers:
@@ -119,8 +117,18 @@ class CountingProxy:
                 if not sent_length:
                     self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                if self.command == "HEAD":
+                    return
+                # Streamed, and counted as sent: a client may read a body's start and hang
+                # up (s3fs's get does, then fetches the object in ranges), as with S3.
+                view = memoryview(data)
+                try:
+                    for at in range(0, len(data), 1 << 20):
+                        self.wfile.write(view[at : at + (1 << 20)])
+                        with proxy._lock:
+                            proxy.traffic.body_bytes += len(view[at : at + (1 << 20)])
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
 
             do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
 

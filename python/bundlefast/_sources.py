@@ -29,7 +29,18 @@ from typing import Any
 
 from .errors import BundleFileNotFoundError, BundleOSError
 
-__all__ = ["COALESCE_GAP", "PIECE_BYTES", "RemoteFile", "RemoteOpener", "is_url", "url_filesystem"]
+__all__ = [
+    "COALESCE_GAP",
+    "PIECE_BYTES",
+    "RemoteFile",
+    "RemoteLocation",
+    "RemoteOpener",
+    "is_url",
+    "remote_checkpoint_state",
+    "remote_index_exists",
+    "resolve_url",
+    "url_filesystem",
+]
 
 # Two wanted ranges closer than this are fetched as one (the gap is read and dropped):
 # a request costs a round trip, and a round trip costs as much as reading this many bytes.
@@ -68,7 +79,10 @@ def url_filesystem(url: str, storage_options: dict[str, Any] | None) -> tuple[An
     try:
         fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
     except ImportError as err:
-        msg = f"{url}: {err} (pip install 'bundlefast[remote]' installs fsspec and s3fs; other protocols need their fsspec backend)"
+        msg = (
+            f"{url}: {err} (pip install 'bundlefast[remote]' installs fsspec and s3fs; "
+            "other protocols need their fsspec backend)"
+        )
         raise ImportError(msg) from err
     head, _, last = url.rpartition("::")
     protocol = last.split("://", 1)[0] if "://" in last else "file"
@@ -95,6 +109,11 @@ def _error(url: str, start: int, end: int, err: BaseException | str) -> BundleOS
     return BundleOSError(errno.EIO, f"{url}: bytes [{start}, {end}) could not be read: {reason}", url)
 
 
+def _check_length(file: RemoteFile, start: int, end: int, data: bytes) -> None:
+    if len(data) != end - start:
+        raise _error(file.url, start, end, f"got {len(data)} bytes (the object is shorter than when opened?)")
+
+
 class RemoteFile:
     """One remote object, as the core reads it (``size`` and ``read_into``).
 
@@ -108,7 +127,9 @@ class RemoteFile:
         self.path = path
         self.size = size
         self._lock = threading.Lock()
-        self._starts: list[int] = []  # sorted, disjoint fetched pieces: start -> bytes
+        # Fetched pieces, sorted by start. Reads running at once may keep overlapping
+        # pieces; a range the pieces do not hold in a row is simply fetched.
+        self._starts: list[int] = []
         self._pieces: list[bytes] = []
 
     def keep(self, start: int, data: bytes) -> None:
@@ -232,8 +253,7 @@ class RemoteOpener:
         except Exception as err:  # noqa: BLE001 - any backend failure becomes one clear error
             raise _error(file.url, start, end, err) from None
         self._counted(len(data))
-        if len(data) != end - start:
-            raise _error(file.url, start, end, f"got {len(data)} bytes (the object is shorter than when opened?)")
+        _check_length(file, start, end, data)
         return data
 
     def prefetch(self, ranges: Iterable[tuple[RemoteFile, int, int]]) -> list[tuple[RemoteFile, int, bytes]]:
@@ -255,8 +275,7 @@ class RemoteOpener:
         for file, start, end, data in zip(files, starts, ends, results):
             if isinstance(data, BaseException):
                 raise _error(file.url, start, end, data)
-            if len(data) != end - start:
-                raise _error(file.url, start, end, f"got {len(data)} bytes (the object is shorter than when opened?)")
+            _check_length(file, start, end, data)
         kept = list(zip(files, starts, results))
         for file, start, data in kept:
             file.keep(start, data)
