@@ -246,3 +246,23 @@ def test_checkpoint_state_of_a_url(data_dir, memroot):
     assert bundlefast.get_checkpoint_state(f"memory://{root}/nowhere") is None
     fs.pipe_file(f"{root}/run/checkpoint", b'model_checkpoint_path: "ckpt-2"\n')
     assert bundlefast.latest_checkpoint(url) is None  # no such files: None, as TF
+
+
+def test_fetched_block_batches_one_tensor_reads(big_bundle, memroot):
+    prefix, arrays = big_bundle
+    fs, root = memroot
+    _upload(fs, prefix.parent, root)
+    with bundlefast.open(f"memory://{root}/big") as r:
+        before = r._remote.count.requests
+        with r.fetched():
+            assert r._remote.count.requests - before <= 2  # all tensors, coalesced
+            during = r._remote.count.requests
+            for name in arrays:
+                np.testing.assert_array_equal(r[name], arrays[name])
+                out = np.empty_like(arrays[name])
+                r.read_into(name, out, verify=True)
+                np.testing.assert_array_equal(out, arrays[name])
+            assert r._remote.count.requests == during  # every read served from memory
+        assert all(not f._starts for f in r._remote.files.values())
+    with bundlefast.open(prefix) as local, local.fetched(["t0"]):  # a no-op locally
+        np.testing.assert_array_equal(local["t0"], arrays["t0"])

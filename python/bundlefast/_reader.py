@@ -274,6 +274,22 @@ class Reader(Mapping[str, "np.ndarray"]):
 
     # -- remote reads: plan, fetch in one batch, then read from memory ----------
     @contextlib.contextmanager
+    def fetched(self, names: Iterable[str] | None = None, *, verify: bool = False) -> Iterator[None]:
+        """For a checkpoint read from a URL: fetch the bytes of ``names`` (all by default)
+        now, in one batch of concurrent, coalesced requests, and keep them for the block;
+        reads inside it (``reader[name]``, ``read_into``, regions) are served from memory.
+        A no-op for local files. ``load`` does this by itself; use it around many
+        one-tensor reads (e.g. restoring into a model tensor by tensor).
+
+        Example:
+            >>> with bundlefast.open("s3://bucket/ckpt-9") as r, r.fetched():
+            ...     for name in r: model[name].copy_(torch.from_numpy(r[name]))
+        """
+        wanted = list(self._live().keys() if names is None else names)
+        with self._fetched(wanted, verify=verify):
+            yield
+
+    @contextlib.contextmanager
     def _fetched(
         self, names: Any, start: list[int] | None = None, stop: list[int] | None = None, *, verify: bool = False
     ) -> Iterator[None]:

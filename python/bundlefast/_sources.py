@@ -148,9 +148,13 @@ class RemoteFile:
                     return
                 at += 1
 
-    def _from_memory(self, offset: int, out: memoryview) -> bool:
-        """Fill ``out`` from fetched pieces if they hold all of it (they may be several)."""
-        n = len(out)
+    def holds(self, offset: int, size: int) -> bool:
+        """True if kept pieces hold bytes [offset, offset + size)."""
+        return self._from_memory(offset, size, None)
+
+    def _from_memory(self, offset: int, n: int, out: memoryview | None) -> bool:
+        """Fill ``out`` (``n`` bytes; None: only check) from kept pieces if they hold all
+        of it (they may be several)."""
         with self._lock:
             at = bisect.bisect_right(self._starts, offset) - 1
             done = 0
@@ -160,14 +164,15 @@ class RemoteFile:
                 if not start <= pos < start + len(piece):
                     return False
                 take = min(n - done, start + len(piece) - pos)
-                out[done : done + take] = memoryview(piece)[pos - start : pos - start + take]  # no slice copy
+                if out is not None:
+                    out[done : done + take] = memoryview(piece)[pos - start : pos - start + take]  # no slice copy
                 done += take
                 at += 1
             return done == n
 
     def read_into(self, offset: int, out: memoryview) -> None:
         out = out.cast("B")
-        if self._from_memory(offset, out):
+        if self._from_memory(offset, len(out), out):
             return
         end = offset + len(out)
         data = self._opener.fetch_one(self, offset, end)
@@ -260,8 +265,9 @@ class RemoteOpener:
         """Fetch every ``(file, offset, size)`` range now, coalesced and concurrently,
         and keep the bytes until :meth:`release` is given what this returns. All or
         nothing: on any failure nothing is kept and :class:`BundleOSError` names the
-        URL and the range."""
-        pieces = _pieces(ranges)
+        URL and the range. Ranges already held (an enclosing :meth:`Reader.fetched`
+        block) are not fetched again."""
+        pieces = _pieces((f, offset, size) for f, offset, size in ranges if not f.holds(offset, size))
         if not pieces:
             return []
         files = [f for f, _, _ in pieces]
