@@ -10,8 +10,9 @@ not sparse, and warm in the page cache for both):
 
 Reported: seconds (best of ``--repeat``), the ratio NumPy / dask (floor 0.7x: two
 processes should not lose much to one, and win where the sum is CPU-bound), and each
-worker's peak RSS growth during the computation (VmHWM after a reset), against the
-chunk size.
+worker's peak RSS during the timed computation (VmHWM after a reset: growth, and the
+peak itself), against the chunk size. ``mmap=False`` pays for faulting in fresh memory
+for every chunk, which some VMs make slow (first touch of fresh pages).
 
     python benchmarks/bench_dask.py            # 2.15 GiB tensor
     python benchmarks/bench_dask.py --quick    # 256 MiB, for CI
@@ -100,19 +101,21 @@ def main() -> None:
             base = client.run(reset_peak_rss)
             dask.compute(x.sum(dtype=np.float64))
             peaks = client.run(peak_rss)
-            growth = [round((peaks[w] - base[w]) / 2**20) for w in peaks]
+            growth = [f"+{round((peaks[w] - base[w]) / 2**20)} (peak {round(peaks[w] / 2**20)})" for w in peaks]
             chunk_mib = x.chunks[0][0] * COLS * 4 / 2**20
             results.append((f"bundlefast.dask, 2 workers, mmap={mmap}", seconds, growth, chunk_mib))
 
     size = rows * COLS * 4
-    print(f"sum over one float32 tensor of {size / 2**30:.2f} GiB ({size} bytes), warm, best of {repeat}")
+    print(f"sum over one float32 tensor of {size / 2**30:.3f} GiB ({size} bytes), warm, best of {repeat}")
     print(f"{'what':<44} {'seconds':>8} {'GB/s':>6} {'ratio':>6}  peak RSS growth per worker")
     print(f"{'numpy memmap sum, 1 process':<44} {numpy_s:8.3f} {size / numpy_s / 1e9:6.2f} {1:6.2f}")
     for what, seconds, growth, chunk_mib in results:
         ratio = numpy_s / seconds
         flag = "" if ratio >= FLOOR else f"  BELOW FLOOR {FLOOR}x"
-        print(f"{what:<44} {seconds:8.3f} {size / seconds / 1e9:6.2f} {ratio:6.2f}  {growth} MiB "
+        print(f"{what:<44} {seconds:8.3f} {size / seconds / 1e9:6.2f} {ratio:6.2f}  {', '.join(growth)} MiB "
               f"(chunks of {chunk_mib:.0f} MiB){flag}")
+    print("RSS of a worker with mmap=True counts the mapped file pages it touched (page cache, shared and "
+          "reclaimable), already resident from the warm-up; with mmap=False it counts owned chunks.")
 
 
 if __name__ == "__main__":
