@@ -119,14 +119,16 @@ class CountingProxy:
                 self.end_headers()
                 if self.command == "HEAD":
                     return
-                # Streamed, and counted as sent: a client may read a body's start and hang
-                # up (s3fs's get does, then fetches the object in ranges), as with S3.
+                # Streamed, and counted as it is sent (before each piece: the client may be
+                # done before this thread runs again): a client may read a body's start
+                # and hang up (s3fs's get does, then fetches the object in ranges).
                 view = memoryview(data)
                 try:
                     for at in range(0, len(data), 1 << 20):
-                        self.wfile.write(view[at : at + (1 << 20)])
+                        piece = view[at : at + (1 << 20)]
                         with proxy._lock:
-                            proxy.traffic.body_bytes += len(view[at : at + (1 << 20)])
+                            proxy.traffic.body_bytes += len(piece)
+                        self.wfile.write(piece)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
