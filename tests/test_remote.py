@@ -266,3 +266,31 @@ def test_fetched_block_batches_one_tensor_reads(big_bundle, memroot):
         assert all(not f._starts for f in r._remote.files.values())
     with bundlefast.open(prefix) as local, local.fetched(["t0"]):  # a no-op locally
         np.testing.assert_array_equal(local["t0"], arrays["t0"])
+
+
+def test_restore_from_a_url_fetches_in_one_batch(big_bundle, memroot):
+    prefix, arrays = big_bundle
+    fs, root = memroot
+    _upload(fs, prefix.parent, root)
+    targets = {name: np.zeros_like(a) for name, a in arrays.items()}
+    with bundlefast.open(f"memory://{root}/big") as r:
+        opened = type(r._remote)
+    counts = []
+    real_prefetch = opened.prefetch
+
+    def counting(self, ranges):
+        kept = real_prefetch(self, ranges)
+        counts.append(self.count.requests)
+        return kept
+
+    opened.prefetch = counting
+    try:
+        report = bundlefast.restore(f"memory://{root}/big", targets, verify=True)
+    finally:
+        opened.prefetch = real_prefetch
+    assert report.restored == {name: name for name in arrays}
+    for name, a in arrays.items():
+        np.testing.assert_array_equal(targets[name], a)
+    # the index, then one batch of <= 2 requests; the reads of each tensor found their
+    # bytes held and asked for nothing more
+    assert counts and max(counts) <= 3
