@@ -120,11 +120,18 @@ def big_bundle(tmp_path_factory):
     return _big_bundle(tmp_path_factory.mktemp("big"), n=4, mib=1)
 
 
-def test_one_tensor_fetches_only_its_bytes(big_bundle, memroot):
+@pytest.fixture
+def big_url(big_bundle, memroot):
+    """(memory:// URL of the big bundle's prefix, its arrays); the store is memroot's."""
     prefix, arrays = big_bundle
     fs, root = memroot
     _upload(fs, prefix.parent, root)
-    with bundlefast.open(f"memory://{root}/big") as r:
+    return f"memory://{root}/big", arrays
+
+
+def test_one_tensor_fetches_only_its_bytes(big_url):
+    url, arrays = big_url
+    with bundlefast.open(url) as r:
         index_bytes = r._remote.count.bytes
         assert r._remote.count.requests == 1  # the index, fetched whole, once
         got = r.load(["t2"], verify=True)["t2"]
@@ -248,11 +255,10 @@ def test_checkpoint_state_of_a_url(data_dir, memroot):
     assert bundlefast.latest_checkpoint(url) is None  # no such files: None, as TF
 
 
-def test_fetched_block_batches_one_tensor_reads(big_bundle, memroot):
-    prefix, arrays = big_bundle
-    fs, root = memroot
-    _upload(fs, prefix.parent, root)
-    with bundlefast.open(f"memory://{root}/big") as r:
+def test_fetched_block_batches_one_tensor_reads(big_url, big_bundle):
+    url, arrays = big_url
+    prefix, _ = big_bundle
+    with bundlefast.open(url) as r:
         before = r._remote.count.requests
         with r.fetched():
             assert r._remote.count.requests - before <= 2  # all tensors, coalesced
@@ -268,12 +274,10 @@ def test_fetched_block_batches_one_tensor_reads(big_bundle, memroot):
         np.testing.assert_array_equal(local["t0"], arrays["t0"])
 
 
-def test_restore_from_a_url_fetches_in_one_batch(big_bundle, memroot):
-    prefix, arrays = big_bundle
-    fs, root = memroot
-    _upload(fs, prefix.parent, root)
+def test_restore_from_a_url_fetches_in_one_batch(big_url):
+    url, arrays = big_url
     targets = {name: np.zeros_like(a) for name, a in arrays.items()}
-    with bundlefast.open(f"memory://{root}/big") as r:
+    with bundlefast.open(url) as r:
         opened = type(r._remote)
     counts = []
     real_prefetch = opened.prefetch
@@ -285,7 +289,7 @@ def test_restore_from_a_url_fetches_in_one_batch(big_bundle, memroot):
 
     opened.prefetch = counting
     try:
-        report = bundlefast.restore(f"memory://{root}/big", targets, verify=True)
+        report = bundlefast.restore(url, targets, verify=True)
     finally:
         opened.prefetch = real_prefetch
     assert report.restored == {name: name for name in arrays}
@@ -294,3 +298,18 @@ def test_restore_from_a_url_fetches_in_one_batch(big_bundle, memroot):
     # the index, then one batch of <= 2 requests; the reads of each tensor found their
     # bytes held and asked for nothing more
     assert counts and max(counts) <= 3
+
+
+def test_file_url_and_command_line(big_bundle):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    prefix, arrays = big_bundle
+    url = f"file://{prefix}"
+    _same(bundlefast.load(url, verify=True), arrays)
+    out = subprocess.run(
+        [sys.executable, "-m", "bundlefast", url, "--json"], capture_output=True, text=True, env=os.environ, check=True
+    ).stdout
+    assert sorted(row["name"] for row in json.loads(out)["tensors"]) == sorted(arrays)
