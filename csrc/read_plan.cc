@@ -62,6 +62,7 @@ struct ReadPlan::RegionRead {
 struct ReadPlan::TensorRead {
   size_t index = 0;
   const BundleEntry* entry = nullptr;
+  int itemsize = 0;                    // DataTypeSize(entry->dtype): 0 for STRING/VARIANT
   BundleReader::Payload payload;       // no region: the tensor's bytes
   std::unique_ptr<char[]> fetched;     // no region, STRING/VARIANT, no View: the payload
   std::vector<StringRef> refs;         // no region, STRING/VARIANT: element byte ranges
@@ -83,7 +84,8 @@ size_t ReadPlan::index(size_t k) const { return tensors_[k].index; }
 const std::vector<int64_t>& ReadPlan::shape(size_t k) const {
   return tensors_[k].region ? tensors_[k].region->request.size : tensors_[k].entry->shape;
 }
-bool ReadPlan::elementwise(size_t k) const { return DataTypeSize(tensors_[k].entry->dtype) == 0; }
+int ReadPlan::itemsize(size_t k) const { return tensors_[k].itemsize; }
+bool ReadPlan::elementwise(size_t k) const { return tensors_[k].itemsize == 0; }
 const char* ReadPlan::view(size_t k) const { return tensors_[k].view; }
 const std::shared_ptr<const ByteSource>& ReadPlan::view_source(size_t k) const {
   const TensorRead& t = tensors_[k];
@@ -94,7 +96,7 @@ uint64_t ReadPlan::num_elements(size_t k) const {
   return t.region ? t.region->request.NumElements() : t.payload.num_elements;
 }
 uint64_t ReadPlan::ResultBytes(size_t k) const {
-  return num_elements(k) * static_cast<uint64_t>(DataTypeSize(tensors_[k].entry->dtype));
+  return num_elements(k) * static_cast<uint64_t>(tensors_[k].itemsize);
 }
 ElementBytes ReadPlan::element(size_t k, uint64_t j) const {
   const TensorRead& t = tensors_[k];
@@ -115,6 +117,7 @@ Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requ
     TensorRead& t = plan->tensors_[k];
     t.index = q.index;
     BF_RETURN_IF_ERROR(reader->entry(q.index, &t.entry));
+    t.itemsize = DataTypeSize(t.entry->dtype);
     if (!q.has_region && t.entry->slices.empty()) {
       BF_RETURN_IF_ERROR(reader->Locate(q.index, &t.payload));
       continue;
@@ -213,7 +216,7 @@ Status ReadPlan::Prepare() {
   };
   for (size_t k = 0; k < tensors_.size(); ++k) {
     TensorRead& t = tensors_[k];
-    const int itemsize = DataTypeSize(t.entry->dtype);
+    const int itemsize = t.itemsize;
     if (!t.region) {
       const BundleReader::Payload& p = t.payload;
       if (itemsize == 0) {  // strings and variants: decoded below, from a view or fetched bytes
@@ -272,7 +275,7 @@ Status ReadPlan::Prepare() {
     Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed);
     if (!s.ok()) {
       const Owner& o = owners[failed];
-      const bool elements = DataTypeSize(tensors_[o.k].entry->dtype) == 0;
+      const bool elements = tensors_[o.k].itemsize == 0;
       const bool variant = tensors_[o.k].entry->dtype == DT_VARIANT;
       return ReadError(s, index_of(o), payload_of(o), elements ? (variant ? "variant tensor " : "string tensor ") : "");
     }
@@ -293,7 +296,7 @@ Status ReadPlan::Prepare() {
   };
   std::vector<Decoding> decodings;
   for (TensorRead& t : tensors_) {
-    if (DataTypeSize(t.entry->dtype) != 0) continue;
+    if (t.itemsize != 0) continue;
     if (!t.region) {
       decodings.push_back(Decoding{t.index, &t.payload, t.bytes(), &t.refs});
       continue;
@@ -311,7 +314,7 @@ Status ReadPlan::Prepare() {
   });
   for (const Status& s : errors) BF_RETURN_IF_ERROR(s);
   for (TensorRead& t : tensors_) {
-    if (!t.region || DataTypeSize(t.entry->dtype) != 0) continue;
+    if (!t.region || t.itemsize != 0) continue;
     RegionRead& r = *t.region;
     r.elements.assign(static_cast<size_t>(r.request.NumElements()), ElementBytes{nullptr, 0});
     for (size_t q = 0; q < r.parts.size(); ++q) {
@@ -359,7 +362,7 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
   std::vector<RegionCopy> copies;
   for (size_t k = 0; k < tensors_.size(); ++k) {
     const TensorRead& t = tensors_[k];
-    const int itemsize = DataTypeSize(t.entry->dtype);
+    const int itemsize = t.itemsize;
     if (itemsize == 0 || t.view) continue;
     const int unit = swap_ ? DataTypeSwapUnit(t.entry->dtype) : 1;
     if (!t.region) {
@@ -389,7 +392,7 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
   ParallelFor(copies.size(), options_.threads, [&](size_t j) {
     const RegionCopy& c = copies[j];
     const TensorRead& t = tensors_[c.k];
-    const int itemsize = DataTypeSize(t.entry->dtype);
+    const int itemsize = t.itemsize;
     const BundleReader::Part& part = t.region->parts[c.part];
     const uint64_t first = t.region->fetched_begin[c.part] / static_cast<uint64_t>(itemsize);
     faulted[j] = !CopyRegion(dst[c.k], t.region->request, t.part_bytes(c.part), first, part.stored, c.box, itemsize,

@@ -85,6 +85,7 @@ class ReadPlan {
   // After Prepare. A fixed-width result is either a view (view(k) non-null,
   // valid while view_source(k) lives) or is filled by Fill; it takes
   // ResultBytes(k) bytes. A STRING or VARIANT result has elements instead.
+  int itemsize(size_t k) const;  // DataTypeSize of its dtype: 0 for STRING/VARIANT
   bool elementwise(size_t k) const;
   const char* view(size_t k) const;
   const std::shared_ptr<const ByteSource>& view_source(size_t k) const;

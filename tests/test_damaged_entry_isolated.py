@@ -22,6 +22,8 @@ import tf_oracle
 from bundle_builder import build_table, encode_varint
 from bundlefast import errors
 
+pytestmark = pytest.mark.tf  # values come from TensorFlow reading the undamaged checkpoint
+
 CASES = ["sharded_tf1", "tf2_sharding_policy"]
 FIXED_WIDTH = {1: 4, 2: 8, 3: 4, 9: 8, 10: 1, 19: 2, 4: 1, 6: 1}  # dtype enum -> itemsize
 

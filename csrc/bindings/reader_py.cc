@@ -253,7 +253,7 @@ class PyReader {
         ThrowIfError(Status::InvalidArgument("shape " + ShapeString(*out_shape) + " does not hold the " +
                                              std::to_string(plan->num_elements(k)) + " elements of the region"));
       }
-      const int itemsize = DataTypeSize(plan->entry(k).dtype);
+      const int itemsize = plan->itemsize(k);
       const Status shape_ok = CheckArrayShape(shape, itemsize > 0 ? itemsize : static_cast<int>(sizeof(PyObject*)));
       if (!shape_ok.ok()) ThrowIfError(shape_ok.WithContext(reader_->Where(plan->index(k))));  // built only on error
       if (plan->elementwise(k)) {
