@@ -97,6 +97,10 @@ def test_state_file_absolute_path_and_two_bundles(data_dir, memroot):
     fs.pipe_file(f"{root}/d/checkpoint", b'model_checkpoint_path: "ckpt-7"\n')
     with pytest.raises(BundleFileNotFoundError, match="names checkpoint 'ckpt-7'"):
         bundlefast.open(f"memory://{root}/d")
+    fs.pipe_file(f"{root}/d/checkpoint", b"model_checkpoint_path: [oops\n")
+    with pytest.raises(bundlefast.errors.CorruptionError, match=f"memory://{root}/d/checkpoint: not a CheckpointState"):
+        bundlefast.open(f"memory://{root}/d")
+    assert bundlefast.get_checkpoint_state(f"memory://{root}/d") is None  # TF: logged, None
     fs.rm(f"{root}/d/checkpoint")
     fs.pipe_file(f"{root}/d/other.index", fs.cat_file(f"{root}/d/ckpt-1.index"))
     with pytest.raises(BundleFileNotFoundError, match="holds 2 bundles"):

@@ -279,27 +279,13 @@ def read_state_file(path: str | os.PathLike[str]) -> CheckpointState:
         StateFileError: it is not valid UTF-8 or not a ``CheckpointState`` text proto;
             the message names the file.
     """
-    return parse_state_text(Path(path).read_bytes(), os.fspath(path))
-
-
-def parse_state_text(data: bytes, shown: str) -> CheckpointState:
-    """Parse the bytes of a ``checkpoint`` state file read from ``shown`` (a path or URL).
-
-    Raises:
-        StateFileError: not UTF-8 or not a ``CheckpointState`` text proto; names ``shown``.
-    """
+    data = Path(path).read_bytes()
     try:
         return parse_checkpoint_state(data.decode("utf-8"))
     except UnicodeDecodeError as err:
-        raise StateFileError(f"{shown}: not UTF-8 text ({err})") from None
+        raise StateFileError(f"{os.fspath(path)}: not UTF-8 text ({err})") from None
     except StateFileError as err:
-        raise StateFileError(f"{shown}: not a CheckpointState text proto: {err}") from None
-
-
-def data_shard_base(path: str) -> str | None:
-    """``P`` for a data shard path ``P.data-NNNNN-of-MMMMM``, else None."""
-    m = _DATA_SUFFIX.search(path)
-    return path[: m.start()] if m and m.start() > 0 else None
+        raise StateFileError(f"{os.fspath(path)}: not a CheckpointState text proto: {err}") from None
 
 
 def get_checkpoint_state(
@@ -552,3 +538,10 @@ def resolve_prefix(path: str | bytes | os.PathLike[str]) -> Path:
         if candidates:
             msg += f"; did you mean {_call(candidates[-1])}?"
     raise _not_found(msg, str(p) + ".index")
+
+
+def data_shard_base(path: str) -> str | None:
+    """``P`` for a data shard path ``P.data-NNNNN-of-MMMMM``, else None (remote
+    resolution, _sources.py, applies the rules above to URLs)."""
+    m = _DATA_SUFFIX.search(path)
+    return path[: m.start()] if m and m.start() > 0 else None

@@ -410,7 +410,7 @@ def resolve_url(url: str, storage_options: dict[str, Any] | None = None) -> Remo
 
 def _from_directory(fs: Any, listings: _Listings, d: str, base_url: str) -> str:
     """The prefix directory ``d`` holds (the rules of ``_prefix._from_directory``)."""
-    from ._prefix import STATE_FILENAME, parse_state_text
+    from ._prefix import STATE_FILENAME
 
     def not_found(message: str, path: str) -> BundleFileNotFoundError:
         return BundleFileNotFoundError(errno.ENOENT, message, base_url + path)
@@ -420,7 +420,7 @@ def _from_directory(fs: Any, listings: _Listings, d: str, base_url: str) -> str:
     if STATE_FILENAME in listing:
         state_url = base_url + state_path
         state = cat_whole(fs, state_path, listings.sizes(d).get(state_path))
-        latest = parse_state_text(state, state_url).model_checkpoint_path
+        latest = _parse_state(state, state_url).model_checkpoint_path
         if not latest:
             raise not_found(f"{state_url} has an empty model_checkpoint_path", state_path)
         # Relative: joined onto d. Absolute (TF1 Saver): as written, else the directory was
@@ -447,6 +447,22 @@ def _from_directory(fs: Any, listings: _Listings, d: str, base_url: str) -> str:
     raise not_found(msg, d)
 
 
+def _parse_state(data: bytes, url: str) -> Any:
+    """The ``CheckpointState`` in the bytes of the state file at ``url``.
+
+    Raises:
+        StateFileError: not UTF-8 or not a ``CheckpointState`` text proto; names ``url``.
+    """
+    from ._prefix import StateFileError, parse_checkpoint_state
+
+    try:
+        return parse_checkpoint_state(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise StateFileError(f"{url}: not UTF-8 text ({err})") from None
+    except StateFileError as err:
+        raise StateFileError(f"{url}: not a CheckpointState text proto: {err}") from None
+
+
 def remote_checkpoint_state(url: str, latest_filename: str | None, storage_options: dict[str, Any] | None) -> Any:
     """``get_checkpoint_state`` for a directory URL: the ``checkpoint`` state file's
     ``CheckpointState`` with relative paths joined onto the directory URL (absolute ones
@@ -457,7 +473,7 @@ def remote_checkpoint_state(url: str, latest_filename: str | None, storage_optio
     """
     import logging
 
-    from ._prefix import STATE_FILENAME, StateFileError, parse_state_text
+    from ._prefix import STATE_FILENAME, StateFileError
 
     fs, path, shown = url_filesystem(url, storage_options)
     d = path.rstrip("/")
@@ -471,7 +487,7 @@ def remote_checkpoint_state(url: str, latest_filename: str | None, storage_optio
         logging.getLogger("bundlefast").warning("%s: %s; checkpoint state ignored", state_url, err)
         return None
     try:
-        state = parse_state_text(data, state_url)
+        state = _parse_state(data, state_url)
     except StateFileError as err:
         logging.getLogger("bundlefast").warning("%s; checkpoint state ignored", err)
         return None
