@@ -77,8 +77,16 @@ std::vector<ReadPlan::Fetch> ReadPlan::Fetches() const {
       out.push_back(Fetch{t.entry->shard_id, t.payload.offset, t.payload.size});
       continue;
     }
+    // As Prepare: a fixed-width part read without verification (and filled)
+    // fetches only the span the region needs; anything else the whole payload.
+    const int itemsize = DataTypeSize(t.entry->dtype);
     for (const BundleReader::Part& p : t.region->parts) {
-      out.push_back(Fetch{p.payload.entry->shard_id, p.payload.offset, p.payload.size});
+      uint64_t begin = 0, end = p.payload.size;
+      if (itemsize > 0 && !options_.verify && options_.fill) {
+        NeededSpan(p.stored, p.needed, itemsize, &begin, &end);
+        if (begin == end) continue;
+      }
+      out.push_back(Fetch{p.payload.entry->shard_id, p.payload.offset + begin, end - begin});
     }
   }
   std::sort(out.begin(), out.end(), [](const Fetch& a, const Fetch& b) {

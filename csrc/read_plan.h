@@ -67,7 +67,9 @@ class ReadPlan {
     uint64_t size;
   };
   // Per shard, in file order, the payload ranges this plan reads; for a
-  // source that cannot View, exactly the reads Prepare and Fill will issue.
+  // source that cannot View, exactly the ranges Prepare and Fill will read
+  // (a region of a fixed-width part: only the span it needs, as Prepare).
+  // A remote source fetches them in one batch before Prepare (_sources.py).
   std::vector<Fetch> Fetches() const;
 
   // Errors: kChecksumMismatch; kCorruption (strings, variants); kIOError for

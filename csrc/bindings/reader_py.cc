@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -131,11 +132,7 @@ class PyReader {
     return Read({ReadRequest{Index(name), false, {}}}, verify, copy)[0];
   }
 
-  // The region [start, stop) of a tensor (one bound per dimension), as an
-  // array of shape `shape` (default stop - start; any shape with as many
-  // elements, e.g. without the dimensions an integer index removes).
-  py::object ReadRegion(py::handle name, const std::vector<int64_t>& start, const std::vector<int64_t>& stop,
-                        const py::object& shape, bool verify, bool copy) {
+  ReadRequest RegionRequest(py::handle name, const std::vector<int64_t>& start, const std::vector<int64_t>& stop) const {
     ReadRequest request{Index(name), true, {}};
     if (start.size() != stop.size()) {
       ThrowIfError(Status::InvalidArgument("start and stop must have one bound per dimension"));
@@ -145,6 +142,15 @@ class PyReader {
       // A negative size is refused by FindParts; avoid overflowing here.
       request.region.size.push_back(stop[d] >= start[d] && start[d] >= 0 ? stop[d] - start[d] : -1);
     }
+    return request;
+  }
+
+  // The region [start, stop) of a tensor (one bound per dimension), as an
+  // array of shape `shape` (default stop - start; any shape with as many
+  // elements, e.g. without the dimensions an integer index removes).
+  py::object ReadRegion(py::handle name, const std::vector<int64_t>& start, const std::vector<int64_t>& stop,
+                        const py::object& shape, bool verify, bool copy) {
+    const ReadRequest request = RegionRequest(name, start, stop);
     std::optional<std::vector<int64_t>> out_shape;
     if (!shape.is_none()) {
       out_shape = shape.cast<std::vector<int64_t>>();
@@ -154,6 +160,30 @@ class PyReader {
       if (!ok) ThrowIfError(Status::InvalidArgument("shape must hold at most 254 non-negative dimensions"));
     }
     return Read({request}, verify, copy, out_shape ? &*out_shape : nullptr)[0];
+  }
+
+  // (shard, offset, size) per byte range that load(names) -- or, with start
+  // and stop, read_region(name, start, stop) -- would read, per shard in file
+  // order: remote sources fetch them all in one batch first (_sources.py).
+  std::vector<std::tuple<int32_t, uint64_t, uint64_t>> Fetches(const py::object& names, const py::object& start,
+                                                               const py::object& stop, bool verify) {
+    std::vector<ReadRequest> requests;
+    if (start.is_none()) {
+      requests = Requests(names);
+    } else {
+      requests.push_back(RegionRequest(names, start.cast<std::vector<int64_t>>(), stop.cast<std::vector<int64_t>>()));
+    }
+    std::vector<ReadPlan::Fetch> fetches;
+    {
+      py::gil_scoped_release nogil;
+      std::unique_ptr<ReadPlan> plan;
+      ThrowIfError(ReadPlan::Make(reader_.get(), requests, ReadOptions{verify, true, true, 1}, &plan));
+      fetches = plan->Fetches();
+    }
+    std::vector<std::tuple<int32_t, uint64_t, uint64_t>> out;
+    out.reserve(fetches.size());
+    for (const ReadPlan::Fetch& f : fetches) out.emplace_back(f.shard, f.offset, f.size);
+    return out;
   }
 
   void Verify(const py::object& names) {
@@ -306,6 +336,8 @@ void RegisterReader(py::module_& m) {
            py::arg("shape") = py::none(), py::arg("verify") = false, py::arg("copy") = false)
       .def("read_into", &PyReader::ReadInto, py::arg("name"), py::arg("out"), py::arg("verify") = false)
       .def("verify", &PyReader::Verify, py::arg("names") = py::none())
+      .def("fetches", &PyReader::Fetches, py::arg("names") = py::none(), py::arg("start") = py::none(),
+           py::arg("stop") = py::none(), py::arg("verify") = false)
       .def("close", &PyReader::Close);
 
   m.def("encode_slice_key", &EncodeSliceKey, py::arg("name"), py::arg("extents"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 try:
     from . import _core
@@ -104,15 +104,21 @@ __all__ = [
 ]
 
 
-def open(prefix: str | os.PathLike[str], *, mmap: bool = True) -> Reader:  # noqa: A001 - the API name is the point
+def open(  # noqa: A001 - the API name is the point
+    prefix: str | os.PathLike[str], *, mmap: bool = True, storage_options: dict[str, Any] | None = None
+) -> Reader:
     """Open a checkpoint lazily: a read-only Mapping of name -> array, and a context manager.
 
     Args:
         prefix: the checkpoint prefix, a ``P.index``/``P.data-…`` path, a directory with a
-            ``checkpoint`` state file or a single bundle, or a SavedModel directory.
+            ``checkpoint`` state file or a single bundle, or a SavedModel directory; or
+            any of those as an fsspec URL (``s3://bucket/run/ckpt-1``, ``gs://...``,
+            ``memory://...``, ``simplecache::s3://...``; needs ``bundlefast[remote]``):
+            then only the index, and later the byte ranges of what is read, are fetched.
         mmap: map the data shards (the default: arrays can be zero-copy views). With
             ``mmap=False`` shards are read with ``pread`` into owned arrays and never
             mapped: for network filesystems, and files that may change underneath.
+        storage_options: for URLs, passed to fsspec (credentials, endpoint, ...).
 
     Raises:
         FileNotFoundError: no checkpoint there (the message lists what was found).
@@ -123,7 +129,7 @@ def open(prefix: str | os.PathLike[str], *, mmap: bool = True) -> Reader:  # noq
         >>> with bundlefast.open("ckpt-1") as r:
         ...     for name in r: print(name, r.info(name).shape)
     """
-    return Reader(prefix, mmap=mmap)
+    return Reader(prefix, mmap=mmap, storage_options=storage_options)
 
 
 def load(
@@ -133,6 +139,7 @@ def load(
     verify: bool = False,
     copy: bool = False,
     mmap: bool = True,
+    storage_options: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Read tensors of a checkpoint into ``{name: numpy array}``.
 
@@ -144,6 +151,10 @@ def load(
         copy: return owned, writable, aligned arrays instead of read-only views.
         mmap: as for :func:`open`; with ``mmap=False`` every array is owned (read-only
             unless ``copy=True``).
+        storage_options: as for :func:`open`. From a URL, the byte ranges of the
+            requested tensors are fetched concurrently (close ones as one request), and
+            every array is owned; a failed or short fetch raises ``BundleOSError`` naming
+            the URL and the range, and nothing is returned.
 
     Returns:
         A dict of arrays. Scalars are 0-d arrays; string tensors are object arrays
@@ -160,7 +171,7 @@ def load(
     Example:
         >>> w = bundlefast.load("ckpt-1", names=["w"], verify=True)["w"]
     """
-    with Reader(prefix, mmap=mmap) as reader:
+    with Reader(prefix, mmap=mmap, storage_options=storage_options) as reader:
         return reader.load(names, verify=verify, copy=copy)
 
 
@@ -172,6 +183,7 @@ def load_friendly(
     verify: bool = False,
     copy: bool = False,
     mmap: bool = True,
+    storage_options: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Like :func:`load`, but keyed by friendly names (see :meth:`Reader.friendly_names`).
 
@@ -183,7 +195,7 @@ def load_friendly(
         prefix: as for :func:`open`.
         names: only these friendly names (slot names included); all by default.
         include_slots: when ``names`` is None, also return optimizer slot variables.
-        verify, copy, mmap: as for :func:`load`.
+        verify, copy, mmap, storage_options: as for :func:`load`.
 
     Returns:
         ``{friendly name: array}``. Tensors without a friendly name (the object graph
@@ -197,7 +209,7 @@ def load_friendly(
         >>> weights = bundlefast.load_friendly("ckpt-1")
         >>> weights["model/dense/kernel"].shape
     """
-    with Reader(prefix, mmap=mmap) as reader:
+    with Reader(prefix, mmap=mmap, storage_options=storage_options) as reader:
         every = reader.friendly_names(include_slots=include_slots or names is not None)
         if names is None:
             wanted = every

@@ -260,3 +260,10 @@ def resolve_prefix(path: str | bytes | os.PathLike[str]) -> Path:
         if candidates:
             msg += f"; did you mean {_call(candidates[-1])}?"
     raise _not_found(msg, str(p) + ".index")
+
+
+def data_shard_base(path: str) -> str | None:
+    """``P`` for a data shard path ``P.data-NNNNN-of-MMMMM``, else None (remote
+    resolution, _sources.py, applies the rules above to URLs)."""
+    m = _DATA_SUFFIX.search(path)
+    return path[: m.start()] if m and m.start() > 0 else None

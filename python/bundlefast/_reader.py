@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,7 @@ from . import _core, _dtypes
 from .errors import InvalidArgumentError
 from ._prefix import resolve_prefix
 from ._slicing import LazyTensor
+from ._sources import is_url, resolve_url
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,8 +53,11 @@ class Reader(Mapping[str, "np.ndarray"]):
 
     Arrays are zero-copy, read-only views over the mapped data shards; a view
     keeps its shard mapped after the reader is closed. With ``mmap=False`` shards are
-    read with ``pread`` into owned arrays instead and never mapped. Use as a context
-    manager.
+    read with ``pread`` into owned arrays instead and never mapped. An fsspec URL
+    (``s3://bucket/ckpt-1``, ``memory://``, ``simplecache::gs://...``) is read with
+    ranged requests for just the bytes each read needs (``storage_options`` go to
+    fsspec); its arrays are owned. Use as a context manager. A Reader pickles as its
+    location and options and reopens where it is unpickled.
 
     Example:
         >>> with bundlefast.open("ckpt-1") as r:
@@ -59,15 +65,45 @@ class Reader(Mapping[str, "np.ndarray"]):
         ...     r.info("dense/kernel/.ATTRIBUTES/VARIABLE_VALUE").shape
     """
 
-    def __init__(self, prefix: str | os.PathLike[str], *, mmap: bool = True) -> None:
-        self.prefix: Path = resolve_prefix(prefix)
-        self._core: Any = _core.Reader(str(self.prefix), mmap)
+    def __init__(
+        self, prefix: str | os.PathLike[str], *, mmap: bool = True, storage_options: dict[str, Any] | None = None
+    ) -> None:
         self.mmap = mmap
+        self.storage_options = storage_options
+        self._remote: Any = None
+        self.prefix: Path | str
+        if is_url(prefix):
+            where = resolve_url(str(prefix), storage_options)
+            self.prefix = where.shown_prefix
+            self._remote = where.opener
+            self._core: Any = _core.Reader(self.prefix, open_file=self._remote)
+        else:
+            if storage_options:
+                msg = f"storage_options apply to fsspec URLs only, not to the local path {os.fsdecode(prefix)!r}"
+                raise InvalidArgumentError(msg)
+            self.prefix = resolve_prefix(prefix)
+            self._core = _core.Reader(str(self.prefix), mmap)
         self._closed = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_reopen, (self.location, self.mmap, self.storage_options))
+
+    @property
+    def location(self) -> str:
+        """Where this reader reopens from when unpickled: the URL, or the absolute prefix."""
+        return self.prefix if isinstance(self.prefix, str) else os.path.abspath(self.prefix)
+
+    @property
+    def is_remote(self) -> bool:
+        """True if the checkpoint is read through fsspec (a URL)."""
+        return self._remote is not None
 
     # -- Mapping --------------------------------------------------------------
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._live().get(name)
+        if self._remote is None:  # the common case pays for no context manager
+            return self._live().get(name)
+        with self._fetched([name]):
+            return self._core.get(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._live().keys())
@@ -98,7 +134,10 @@ class Reader(Mapping[str, "np.ndarray"]):
     # -- reading --------------------------------------------------------------
     def get_array(self, name: str, *, verify: bool = False, copy: bool = False) -> np.ndarray:
         """One tensor; ``verify`` checks its CRC32C, ``copy`` returns an owned writable array."""
-        return self._live().get(name, verify, copy)
+        if self._remote is None:
+            return self._live().get(name, verify, copy)
+        with self._fetched([name], verify=verify):
+            return self._core.get(name, verify, copy)
 
     def get_slice(self, name: str, *, verify: bool = False, copy: bool = False) -> LazyTensor:
         """``name`` read lazily: index the result like an array to read only that region.
@@ -113,7 +152,14 @@ class Reader(Mapping[str, "np.ndarray"]):
         self, names: Iterable[str] | None = None, *, verify: bool = False, copy: bool = False
     ) -> dict[str, np.ndarray]:
         """Several tensors at once (all by default); see :func:`bundlefast.load`."""
-        return self._live().load(None if names is None else list(names), verify, copy)
+        wanted = None if names is None else list(names)
+        if self._remote is None:
+            return self._live().load(wanted, verify, copy)
+        out: dict[str, np.ndarray] = {}
+        for batch in self._batches(self._live().keys() if wanted is None else wanted):
+            with self._fetched(batch, verify=verify):
+                out.update(self._core.load(batch, verify, copy))
+        return out
 
     def read_region(
         self,
@@ -132,7 +178,11 @@ class Reader(Mapping[str, "np.ndarray"]):
         Raises:
             InvalidArgumentError: the box does not lie inside the tensor's shape.
         """
-        return self._live().read_region(name, list(start), list(stop), shape, verify, copy)
+        start, stop = list(start), list(stop)
+        if self._remote is None:
+            return self._live().read_region(name, start, stop, shape, verify, copy)
+        with self._fetched(name, start, stop, verify=verify):
+            return self._core.read_region(name, start, stop, shape, verify, copy)
 
     def read_into(self, name: str, out: Any, *, verify: bool = False) -> None:
         """Read the whole of tensor ``name`` (ordinary or partitioned, native byte order)
@@ -143,7 +193,8 @@ class Reader(Mapping[str, "np.ndarray"]):
             InvalidArgumentError: ``out`` has the wrong size, or the tensor holds strings.
             BufferError / TypeError: ``out`` is not a writable C-contiguous buffer.
         """
-        self._live().read_into(name, out, verify)
+        with self._fetched([name], verify=verify):
+            self._live().read_into(name, out, verify)
 
     def verify(self, names: Iterable[str] | None = None) -> None:
         """Check the CRC32C of the named tensors (all by default).
@@ -151,7 +202,13 @@ class Reader(Mapping[str, "np.ndarray"]):
         Raises:
             ChecksumError: naming the file, tensor, offset and both CRCs.
         """
-        self._live().verify(None if names is None else list(names))
+        wanted = None if names is None else list(names)
+        if self._remote is None:
+            self._live().verify(wanted)
+            return
+        for batch in self._batches(self._live().keys() if wanted is None else wanted):
+            with self._fetched(batch, verify=True):
+                self._core.verify(batch)
 
     def info(self, name: str) -> TensorInfo:
         """Metadata of ``name`` (dtype, shape, shard, offset, size, stored CRC)."""
@@ -224,3 +281,84 @@ class Reader(Mapping[str, "np.ndarray"]):
             msg = f"reader for {self.prefix} is closed"
             raise InvalidArgumentError(msg)
         return self._core
+
+    # -- remote reads: plan, fetch in one batch, then read from memory ----------
+    @contextlib.contextmanager
+    def fetched(self, names: Iterable[str] | None = None, *, verify: bool = False) -> Iterator[None]:
+        """For a checkpoint read from a URL: fetch the bytes of ``names`` (all by default)
+        now, in one batch of concurrent, coalesced requests, and keep them for the block;
+        reads inside it (``reader[name]``, ``read_into``, regions) are served from memory.
+        A no-op for local files. ``load`` does this by itself; use it around many
+        one-tensor reads (e.g. restoring into a model tensor by tensor).
+
+        Example:
+            >>> with bundlefast.open("s3://bucket/ckpt-9") as r, r.fetched():
+            ...     for name in r: model[name].copy_(torch.from_numpy(r[name]))
+        """
+        wanted = list(self._live().keys() if names is None else names)
+        with self._fetched(wanted, verify=verify):
+            yield
+
+    @contextlib.contextmanager
+    def _fetched(
+        self, names: Any, start: list[int] | None = None, stop: list[int] | None = None, *, verify: bool = False
+    ) -> Iterator[None]:
+        """For a remote checkpoint, fetch every byte range the read of ``names`` (or of
+        the region ``[start, stop)`` of one name) will touch, concurrently, before it runs;
+        the core then reads them from memory (nothing to do for local files)."""
+        if self._remote is None:
+            yield
+            return
+        core = self._live()
+        planned = core.fetches(names, start, stop, verify)
+        files = {shard: self._remote.files[core.data_path(shard)] for shard in {f[0] for f in planned}}
+        kept = self._remote.prefetch([(files[shard], offset, size) for shard, offset, size in planned])
+        try:
+            yield
+        finally:
+            self._remote.release(kept)
+
+    def _batches(self, names: list[str]) -> Iterator[list[str]]:
+        """``names`` in runs of about _BATCH_BYTES of payload: a remote ``load`` holds one
+        run's fetched bytes (besides the arrays) at a time."""
+        batch: list[str] = []
+        size = 0
+        for name in names:
+            batch.append(name)
+            size += max(self._core.info(name).size, 0)
+            if size >= _BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+
+# A remote load fetches at most this many payload bytes ahead of the arrays it fills.
+_BATCH_BYTES = 256 << 20
+
+
+def _reopen(location: str, mmap: bool, storage_options: dict[str, Any] | None) -> Reader:
+    return Reader(location, mmap=mmap, storage_options=storage_options)
+
+
+_shared_lock = threading.Lock()
+_shared: dict[tuple[str, bool, str], Reader] = {}
+
+
+def shared_reader(location: str, mmap: bool, storage_options: dict[str, Any] | None) -> Reader:
+    """One Reader per (location, options) in this process, for unpickled lazy tensors
+    (a Dask worker runs many chunk reads of one checkpoint: it parses the index once).
+    Never closed by its users; it lives as long as the process."""
+    key = (location, mmap, repr(sorted((storage_options or {}).items())))
+    with _shared_lock:
+        reader = _shared.get(key)
+        if reader is None or reader._closed:
+            reader = _shared[key] = Reader(location, mmap=mmap, storage_options=storage_options)
+        return reader
+
+
+def reopen_slice(
+    location: str, mmap: bool, storage_options: dict[str, Any] | None, name: str, verify: bool, copy: bool
+) -> LazyTensor:
+    """An unpickled LazyTensor: ``name`` of this process's shared reader of ``location``."""
+    return shared_reader(location, mmap, storage_options).get_slice(name, verify=verify, copy=copy)

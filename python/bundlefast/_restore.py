@@ -138,6 +138,7 @@ def restore(
     transform: Transform | None = None,
     strict: bool | Literal["exact"] = True,
     verify: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> RestoreReport:
     """Copy checkpoint values into destinations that already exist, by name.
 
@@ -161,6 +162,8 @@ def restore(
             graph itself excepted). ``False``: restore what fits and report the rest.
         verify: check each tensor's CRC32C as it is read (a ChecksumError then stops the
             restore with the earlier tensors written).
+        storage_options: for an fsspec URL, passed to fsspec; the tensors' bytes are then
+            fetched in batches of concurrent, coalesced requests.
 
     Returns:
         A :class:`RestoreReport` (``print`` it): restored, missing, mismatched, unused.
@@ -170,7 +173,7 @@ def restore(
     """
     from ._reader import Reader
 
-    with Reader(prefix) as reader:
+    with Reader(prefix, storage_options=storage_options) as reader:
         targets = _targets(target)
         plan = _Planner(reader)
         report = RestoreReport(prefix=str(reader.prefix), unused_is_error=strict == "exact", total=len(targets))
@@ -388,6 +391,24 @@ def _write_one(reader: Reader, job: _Job, verify: bool) -> None:
 
 
 def _write(reader: Reader, jobs: list[_Job], verify: bool) -> None:
+    if reader.is_remote:  # from a URL: one batch of concurrent requests per ~256 MiB of jobs
+        batch: list[_Job] = []
+        size = 0
+        for i, job in enumerate(jobs):
+            batch.append(job)
+            size += job.dst.nbytes
+            if size >= _REMOTE_BATCH_BYTES or i == len(jobs) - 1:
+                with reader.fetched(sorted({j.key for j in batch if j.value is None}), verify=verify):
+                    _write_batch(reader, batch, verify)
+                batch, size = [], 0
+        return
+    _write_batch(reader, jobs, verify)
+
+
+_REMOTE_BATCH_BYTES = 256 << 20
+
+
+def _write_batch(reader: Reader, jobs: list[_Job], verify: bool) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     jobs = sorted(jobs, key=lambda j: j.dst.nbytes, reverse=True)  # big copies start first

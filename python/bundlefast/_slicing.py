@@ -28,6 +28,9 @@ class LazyTensor:
     writable arrays; ``verify=True`` checks the CRC32C of every stored piece read (for an
     ordinary tensor that is the whole tensor, since its checksum covers all of it).
 
+    A LazyTensor pickles as (location, options, name) and reopens the checkpoint where
+    it is unpickled.
+
     Example:
         >>> with bundlefast.open("ckpt-1") as r:
         ...     rows = r.get_slice("embedding")[1000:1010]   # 10 rows, nothing else read
@@ -50,6 +53,15 @@ class LazyTensor:
             msg = "len() of unsized object"
             raise TypeError(msg)
         return self.shape[0]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (location, options, name): unpickled in another process (a Dask worker, a
+        # spawned DataLoader worker) it reopens the checkpoint there, sharing one Reader
+        # per process; no array data travels.
+        from ._reader import reopen_slice
+
+        r = self._reader
+        return (reopen_slice, (r.location, r.mmap, r.storage_options, self.name, self._verify, self._copy))
 
     def __repr__(self) -> str:
         return f"<bundlefast.LazyTensor {self.name!r} shape={self.shape} dtype={self.dtype}>"

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _core, _dtypes
 from ._prefix import CheckpointState, checkpoint_files_exist, resolve_prefix
+from ._sources import is_url, remote_checkpoint_state, remote_index_exists
 from ._prefix import get_checkpoint_state as _get_checkpoint_state
 from ._reader import Reader
 from .errors import BundleError, InvalidArgumentError, UnsupportedError
@@ -235,7 +236,9 @@ class CheckpointReader:
     Args:
         prefix: a checkpoint prefix, or a ``P.index``/``P.data-…``/``P.meta`` path. A
             directory is resolved by :func:`bundlefast.resolve_prefix` here; use
-            :func:`load_checkpoint` for TF's directory rule.
+            :func:`load_checkpoint` for TF's directory rule. An fsspec URL is read
+            remotely (see :func:`bundlefast.open`).
+        storage_options: for URLs, passed to fsspec.
 
     Raises:
         FileNotFoundError: no checkpoint there (TF: ``NotFoundError``).
@@ -247,8 +250,13 @@ class CheckpointReader:
         ...     print(r.get_tensor("w").sum(), r.get_variable_to_shape_map()["w"])
     """
 
-    def __init__(self, prefix: str | bytes | os.PathLike[str]) -> None:
-        self._reader = Reader(resolve_prefix(prefix))
+    def __init__(
+        self, prefix: str | bytes | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+    ) -> None:
+        if is_url(prefix):
+            self._reader = Reader(prefix, storage_options=storage_options)  # type: ignore[arg-type]
+        else:
+            self._reader = Reader(resolve_prefix(prefix), storage_options=storage_options)
         self._entries: dict[str, tuple[int, list[int]]] | None = None
         self._slice_entries: dict[bytes, tuple[int, list[int]]] = {}
         self._sliced: set[str] = set()
@@ -339,11 +347,15 @@ class CheckpointReader:
 
 
 def get_checkpoint_state(
-    checkpoint_dir: str | os.PathLike[str], latest_filename: str | None = None
+    checkpoint_dir: str | os.PathLike[str],
+    latest_filename: str | None = None,
+    *,
+    storage_options: dict[str, Any] | None = None,
 ) -> CheckpointState | None:
     """``tf.train.get_checkpoint_state``: the parsed ``checkpoint`` state file.
 
-    Relative paths are joined onto ``checkpoint_dir`` with ``os.path.join``, as TF does.
+    Relative paths are joined onto ``checkpoint_dir`` with ``os.path.join``, as TF does
+    (for an fsspec URL, onto the directory URL; ``storage_options`` go to fsspec).
 
     Returns:
         A :class:`CheckpointState`, which has the proto's field names. None, after
@@ -356,15 +368,23 @@ def get_checkpoint_state(
         >>> bundlefast.get_checkpoint_state("train_dir").all_model_checkpoint_paths
         ['train_dir/ckpt-2', 'train_dir/ckpt-3']
     """
+    if is_url(checkpoint_dir):
+        return remote_checkpoint_state(str(checkpoint_dir), latest_filename, storage_options)
     return _get_checkpoint_state(checkpoint_dir, latest_filename)
 
 
-def latest_checkpoint(checkpoint_dir: str | os.PathLike[str], latest_filename: str | None = None) -> str | None:
+def latest_checkpoint(
+    checkpoint_dir: str | os.PathLike[str],
+    latest_filename: str | None = None,
+    *,
+    storage_options: dict[str, Any] | None = None,
+) -> str | None:
     """``tf.train.latest_checkpoint``: the prefix named by the directory's state file.
 
     Args:
-        checkpoint_dir: the directory holding the state file.
+        checkpoint_dir: the directory holding the state file, or its fsspec URL.
         latest_filename: the state file's name (default ``checkpoint``).
+        storage_options: for URLs, passed to fsspec.
 
     Returns:
         ``model_checkpoint_path``, joined onto ``checkpoint_dir`` if it is relative.
@@ -379,21 +399,27 @@ def latest_checkpoint(checkpoint_dir: str | os.PathLike[str], latest_filename: s
         >>> bundlefast.latest_checkpoint("train_dir")
         'train_dir/ckpt-3'
     """
-    state = _get_checkpoint_state(checkpoint_dir, latest_filename)
+    state = get_checkpoint_state(checkpoint_dir, latest_filename, storage_options=storage_options)
     if state is None or not state.model_checkpoint_path:
         return None
     path = state.model_checkpoint_path
-    if checkpoint_files_exist(path):
+    if is_url(path) and remote_index_exists(path, storage_options):
+        return path
+    if not is_url(path) and checkpoint_files_exist(path):
         return path
     _log.error("Couldn't match files for checkpoint %s", path)
     return None
 
 
-def load_checkpoint(ckpt_dir_or_file: str | bytes | os.PathLike[str]) -> CheckpointReader:
+def load_checkpoint(
+    ckpt_dir_or_file: str | bytes | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+) -> CheckpointReader:
     """``tf.train.load_checkpoint``: a :class:`CheckpointReader`.
 
     A directory is resolved with :func:`latest_checkpoint`, as in TF. Any other path is
-    a checkpoint prefix, or a ``P.index``/``P.data-…``/``P.meta`` file.
+    a checkpoint prefix, or a ``P.index``/``P.data-…``/``P.meta`` file. An fsspec URL
+    (with ``storage_options``) is resolved by the same rules remotely (the directory's
+    state file first) and read with ranged requests.
 
     Raises:
         ValueError: a directory without a usable ``checkpoint`` state file (TF's message;
@@ -405,6 +431,8 @@ def load_checkpoint(ckpt_dir_or_file: str | bytes | os.PathLike[str]) -> Checkpo
         >>> reader = bundlefast.load_checkpoint("train_dir")
         >>> reader.get_tensor("model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE").shape
     """
+    if is_url(ckpt_dir_or_file):
+        return CheckpointReader(ckpt_dir_or_file, storage_options=storage_options)
     path = os.fsdecode(ckpt_dir_or_file)
     if os.path.isdir(path):
         latest = latest_checkpoint(path)
@@ -424,19 +452,23 @@ def load_checkpoint(ckpt_dir_or_file: str | bytes | os.PathLike[str]) -> Checkpo
     return CheckpointReader(path)
 
 
-def list_variables(ckpt_dir_or_file: str | bytes | os.PathLike[str]) -> list[tuple[str, list[int]]]:
+def list_variables(
+    ckpt_dir_or_file: str | bytes | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+) -> list[tuple[str, list[int]]]:
     """``tf.train.list_variables``: ``[(name, shape)]`` sorted by name.
 
     Example:
         >>> bundlefast.list_variables("train_dir")[:1]
         [('_CHECKPOINTABLE_OBJECT_GRAPH', [])]
     """
-    with load_checkpoint(ckpt_dir_or_file) as reader:
+    with load_checkpoint(ckpt_dir_or_file, storage_options=storage_options) as reader:
         shapes = reader.get_variable_to_shape_map()
     return [(name, shapes[name]) for name in sorted(shapes)]
 
 
-def load_variable(ckpt_dir_or_file: str | bytes | os.PathLike[str], name: str) -> Any:
+def load_variable(
+    ckpt_dir_or_file: str | bytes | os.PathLike[str], name: str, *, storage_options: dict[str, Any] | None = None
+) -> Any:
     """``tf.train.load_variable``: one tensor, as :meth:`CheckpointReader.get_tensor`
     returns it. A trailing ``:0`` is stripped from ``name``, as TF does.
 
@@ -448,7 +480,7 @@ def load_variable(ckpt_dir_or_file: str | bytes | os.PathLike[str], name: str) -
     """
     if name.endswith(":0"):
         name = name[:-2]
-    with load_checkpoint(ckpt_dir_or_file) as reader:
+    with load_checkpoint(ckpt_dir_or_file, storage_options=storage_options) as reader:
         return reader.get_tensor(name)
 
 

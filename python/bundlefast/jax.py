@@ -28,6 +28,7 @@ def load(
     names: Iterable[str] | None = None,
     device: Any = None,
     verify: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> dict[str, _jax.Array]:
     """Read tensors of a checkpoint into ``{name: jax.Array}``.
 
@@ -37,6 +38,7 @@ def load(
             variant tensors, such as the TF2 object graph, are left out).
         device: a ``jax.Device`` or sharding (``jax.device_put``'s); None: the default device.
         verify: check each tensor's CRC32C before handing it over.
+        storage_options: for an fsspec URL, as for :func:`bundlefast.open`.
 
     Raises:
         UnsupportedError: a named tensor is a string or variant tensor.
@@ -48,7 +50,7 @@ def load(
     jax = import_framework("jax")
     from ._reader import Reader
 
-    with Reader(prefix) as reader:
+    with Reader(prefix, storage_options=storage_options) as reader:
         keep = list(holdable(reader, names, lambda info: no_strings(info, "JAX")))
         arrays = reader.load(keep, verify=verify)
     # 64-bit values keep their dtype also when jax_enable_x64 is off (JAX would truncate

@@ -74,6 +74,7 @@ def load(
     names: Iterable[str] | None = None,
     device: Any = "cpu",
     verify: bool = False,
+    storage_options: dict[str, Any] | None = None,
 ) -> dict[str, _torch.Tensor]:
     """Read tensors of a checkpoint into ``{name: torch.Tensor}`` (copies; see the module).
 
@@ -85,6 +86,7 @@ def load(
         device: ``"cpu"``; a CUDA device reads into pinned memory, then copies to the GPU
             asynchronously; any other torch device gets the CPU tensor moved to it.
         verify: check each tensor's CRC32C while reading.
+        storage_options: for an fsspec URL, as for :func:`bundlefast.open`.
 
     Raises:
         UnsupportedError: a named tensor has a dtype torch lacks (string, int4, ...).
@@ -102,7 +104,7 @@ def load(
     if pinned and not torch.cuda.is_available():
         msg = f"device {device} asked for, but torch.cuda.is_available() is False"
         raise UnsupportedError(msg)
-    with Reader(prefix) as reader:
+    with Reader(prefix, storage_options=storage_options) as reader:
         out: dict[str, Any] = {}
         jobs = []
         for name, (info, dtype) in holdable(reader, names, _torch_dtype).items():
