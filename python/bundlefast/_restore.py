@@ -369,12 +369,15 @@ def _mapped(name_map: NameMap | None, target: str) -> str | None:
 def _read_into(reader: Reader, name: str, dst: np.ndarray, verify: bool) -> None:
     """Read the whole tensor ``name`` into ``dst`` (its dtype and shape, writable).
 
-    One copy from the page cache, no intermediate array; np.copyto releases the GIL.
-    The lead switches this one call to ``Reader.read_into(name, dst, verify=verify)``
-    when the core offers it (same contract, CRC fused with the copy)."""
+    The core reads straight into ``dst``'s memory (one copy from the page cache, the
+    CRC computed during that copy, the GIL released). A destination the core cannot
+    fill in one piece (not C-contiguous, or strings) takes one np.copyto from a view."""
     import numpy as np
 
-    np.copyto(dst, reader.get_array(name, verify=verify), casting="no")
+    if dst.flags.c_contiguous and dst.dtype != object:
+        reader.read_into(name, dst, verify=verify)
+    else:
+        np.copyto(dst, reader.get_array(name, verify=verify), casting="no")
 
 
 def _write_one(reader: Reader, job: _Job, verify: bool) -> None:
