@@ -232,14 +232,24 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def expected_payload(array: np.ndarray) -> tuple[bytes, int] | None:
-    """``(payload bytes, masked entry crc32c)`` TF writes for ``array`` (FORMAT.md 4.1, 4.2,
-    5), or None when the ``crc32c`` package is not installed."""
+def _crc32c_oracle() -> Any:
+    """The ``crc32c`` package: the CRC oracle independent of bundlefast. A hard requirement of
+    the ``test`` extra; without it the payload and CRC checks cannot run, so fail, never skip."""
     try:
         import crc32c
-    except ImportError:
-        return None
+    except ImportError as e:
+        raise ImportError(
+            "the TF oracle needs the 'crc32c' package to check payloads and CRCs: "
+            "pip install 'bundlefast[test]' (or pip install crc32c)"
+        ) from e
+    return crc32c
+
+
+def expected_payload(array: np.ndarray) -> tuple[bytes, int]:
+    """``(payload bytes, masked entry crc32c)`` TF writes for ``array`` (FORMAT.md 4.1, 4.2, 5)."""
     import struct
+
+    crc32c = _crc32c_oracle()
 
     if array.dtype != object:
         data = array.tobytes()
@@ -272,10 +282,7 @@ def check_info(info: Any, prefix: str | os.PathLike[str], tf_tensor: TFTensor, a
     assert len(stored) == int(info.size), f"{name!r}: offset+size past the end of {data_file.name}"
     if array.dtype != object:
         assert int(info.size) == array.nbytes, f"{name!r}: info.size {info.size} != nbytes {array.nbytes}"
-    expected = expected_payload(array)
-    if expected is None:
-        return
-    payload, masked = expected
+    payload, masked = expected_payload(array)
     assert stored == payload, f"{name!r}: bytes at {data_file.name}@{info.offset} are not its payload"
     unmasked = ((masked - 0xA282EAD8) & 0xFFFFFFFF)
     unmasked = ((unmasked >> 17) | (unmasked << 15)) & 0xFFFFFFFF
