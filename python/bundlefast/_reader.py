@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _core, _dtypes
+from ._hints import hint_missing_names, name_list
 from ._prefix import resolve_prefix
 from ._slicing import LazyTensor
 
@@ -58,7 +59,8 @@ class Reader(Mapping[str, "np.ndarray"]):
 
     # -- Mapping --------------------------------------------------------------
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._live().get(name)
+        with hint_missing_names(self):
+            return self._live().get(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._live().keys())
@@ -89,7 +91,8 @@ class Reader(Mapping[str, "np.ndarray"]):
     # -- reading --------------------------------------------------------------
     def get_array(self, name: str, *, verify: bool = False, copy: bool = False) -> np.ndarray:
         """One tensor; ``verify`` checks its CRC32C, ``copy`` returns an owned writable array."""
-        return self._live().get(name, verify, copy)
+        with hint_missing_names(self):
+            return self._live().get(name, verify, copy)
 
     def get_slice(self, name: str, *, verify: bool = False, copy: bool = False) -> LazyTensor:
         """``name`` read lazily: index the result like an array to read only that region.
@@ -104,7 +107,9 @@ class Reader(Mapping[str, "np.ndarray"]):
         self, names: Iterable[str] | None = None, *, verify: bool = False, copy: bool = False
     ) -> dict[str, np.ndarray]:
         """Several tensors at once (all by default); see :func:`bundlefast.load`."""
-        return self._live().load(None if names is None else list(names), verify, copy)
+        wanted = name_list(names, "load")
+        with hint_missing_names(self):
+            return self._live().load(wanted, verify, copy)
 
     def verify(self, names: Iterable[str] | None = None) -> None:
         """Check the CRC32C of the named tensors (all by default).
@@ -112,11 +117,14 @@ class Reader(Mapping[str, "np.ndarray"]):
         Raises:
             ChecksumError: naming the file, tensor, offset and both CRCs.
         """
-        self._live().verify(None if names is None else list(names))
+        wanted = name_list(names, "verify")
+        with hint_missing_names(self):
+            self._live().verify(wanted)
 
     def info(self, name: str) -> TensorInfo:
         """Metadata of ``name`` (dtype, shape, shard, offset, size, stored CRC)."""
-        enum, shape, shard, offset, size, crc, slices = self._live().info(name)
+        with hint_missing_names(self):
+            enum, shape, shard, offset, size, crc, slices = self._live().info(name)
         return TensorInfo(
             name=name,
             dtype=_dtypes.numpy_dtype(enum),
