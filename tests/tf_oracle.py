@@ -318,3 +318,64 @@ def tf1_save(tf: Any, directory: Path, *, v1: bool, sharded: bool = False, globa
         with tf1.Session(config=tf1.ConfigProto(device_count={"CPU": 2})) as sess:
             sess.run(tf1.global_variables_initializer())
             return saver.save(sess, str(directory / "model"), global_step=global_step, write_meta_graph=False)
+
+
+# --------------------------------------------------------------------------------------
+# TF's values, as digests kept beside the tests (tests/tf_digests.json): an oracle for
+# runs without TensorFlow (tests/test_corruption.py under the sanitizers, the minimum-
+# versions venv). test_tf_digests_are_current checks them against TF whenever it runs.
+# --------------------------------------------------------------------------------------
+
+DIGESTS_PATH = Path(__file__).resolve().parent / "tf_digests.json"
+
+
+def value_digest(array: np.ndarray) -> str:
+    """SHA-256 of an array's dtype, shape and bits (string elements length-prefixed)."""
+    import hashlib
+
+    h = hashlib.sha256(f"{array.dtype.str}|{array.dtype.name}|{list(array.shape)}|".encode())
+    if array.dtype == object:
+        for element in array.ravel().tolist():
+            h.update(len(element).to_bytes(8, "little") + element)
+    else:
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def checkpoint_digest(values: dict[str, np.ndarray | None]) -> str:
+    """One SHA-256 over every name and value_digest (None: a DT_VARIANT, name only)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(values):
+        value = values[name]
+        h.update(f"{name}\0{'-' if value is None else value_digest(value)}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def tf_checkpoint_digest(prefix: str | os.PathLike[str]) -> str:
+    """checkpoint_digest of what TF's get_tensor returns for every tensor of ``prefix``."""
+    snapshot = tf_snapshot(prefix)
+    return checkpoint_digest({n: None if t.value is None else expected_array(t.value) for n, t in snapshot.items()})
+
+
+def reference_digests() -> dict[str, str]:
+    """{case: checkpoint digest} as last written from TF by ``python tests/tf_oracle.py``."""
+    import json
+
+    return json.loads(DIGESTS_PATH.read_text(encoding="utf-8"))
+
+
+def digest_cases() -> list[str]:
+    """The fixtures with one bundle each (those tests/test_corruption.py damages)."""
+    return sorted(p.name for p in DATA_DIR.iterdir() if p.is_dir() and len(list(p.rglob("*.index"))) == 1)
+
+
+if __name__ == "__main__":  # regenerate tests/tf_digests.json (needs TensorFlow)
+    import json
+
+    DIGESTS_PATH.write_text(
+        json.dumps({case: tf_checkpoint_digest(case_prefix(case)) for case in digest_cases()}, indent=1, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {DIGESTS_PATH}")
