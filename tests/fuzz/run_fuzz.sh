@@ -139,7 +139,8 @@ if [ "${BUNDLEFAST_FUZZ_COVERAGE:-0}" = 1 ]; then
   done
   echo "run_fuzz: per-file tables in $out/logs/fuzz_*-cov.txt"
 fi
+
 if [ "$failed" != 0 ]; then
-  echo "run_fuzz: crash inputs are in $out/artifacts" >&2
+  echo "run_fuzz: FAILED (a crash, a hang or too few executions; crash inputs are in $out/artifacts)" >&2
   exit 1
 fi
