@@ -30,10 +30,11 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     )
     raise ImportError(msg) from err
 
-from . import compat, errors
+from . import compat, errors, meta
 from ._hints import close_names, did_you_mean, name_list
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
+from ._restore import RestoreError, RestoreReport, restore
 from ._slicing import LazyTensor
 from .errors import (
     BundleError,
@@ -72,6 +73,8 @@ __all__ = [
     "InvalidArgumentError",
     "LazyTensor",
     "Reader",
+    "RestoreError",
+    "RestoreReport",
     "TensorInfo",
     "TensorNotFoundError",
     "UnsupportedError",
@@ -89,8 +92,10 @@ __all__ = [
     "load_variable",
     "mask_crc32c",
     "masked_crc32c",
+    "meta",
     "open",
     "resolve_prefix",
+    "restore",
     "unmask_crc32c",
 ]
 

@@ -23,6 +23,10 @@ Friendly names (see :meth:`bundlefast.Reader.friendly_names`):
 * If two tensors would get the same friendly name, both keep their raw keys. This can
   happen because local names may contain ``/`` or ``@``. A tensor whose friendly path
   would be empty (an attribute of the root object) also keeps its raw key.
+
+Aliases (see :meth:`bundlefast.Reader.aliases`, at the end of this module) name each
+tensor by *every* path that reaches its object, not only the first: a Keras 3 kernel
+saved as ``optimizer/_trainable_variables/1`` is also ``model/_operations/3/_kernel``.
 """
 
 from __future__ import annotations
@@ -192,20 +196,12 @@ def parse_object_graph(data: bytes) -> ObjectGraph:
 # --------------------------------------------------------------------------------------
 
 
-def friendly_names_from_graph(
-    graph: ObjectGraph, keys: Collection[str], *, include_slots: bool = False
-) -> dict[str, str]:
-    """``{friendly name: bundle key}`` for the keys in ``keys`` that belong to an attribute
-    of ``graph`` (see the module docstring for the naming rules), sorted by friendly name."""
-    paths = graph.paths()
-    slot_of: dict[int, tuple[int, int, str]] = {}  # slot node -> (optimizer, variable, slot name)
-    for optimizer, node in enumerate(graph.nodes):
-        for ref in node.slot_variables:
-            slot_of.setdefault(ref.slot_variable_node_id, (optimizer, ref.original_variable_node_id, ref.slot_name))
+def _key_owners(graph: ObjectGraph, keys: Collection[str]) -> dict[str, tuple[int, SerializedTensor]]:
+    """``{bundle key: (node id, attribute)}`` for the keys some attribute saves.
 
-    # A bundle key belongs to the attribute whose checkpoint_key is its longest prefix:
-    # multi-tensor saveables append a suffix (a MutableHashTable's attribute "table" saves
-    # "table-keys" and "table-values"; an iterator's "ITERATOR" saves "ITERATOR_STATE").
+    A bundle key belongs to the attribute whose checkpoint_key is its longest prefix:
+    multi-tensor saveables append a suffix (a MutableHashTable's attribute "table" saves
+    "table-keys" and "table-values"; an iterator's "ITERATOR" saves "ITERATOR_STATE")."""
     sorted_keys = sorted(keys)
     owners: dict[str, tuple[int, SerializedTensor]] = {}
     for node_id, node in enumerate(graph.nodes):
@@ -219,7 +215,21 @@ def friendly_names_from_graph(
                 if key not in owners or len(owners[key][1].checkpoint_key) < len(prefix):
                     owners[key] = (node_id, attr)
                 i += 1
+    return owners
 
+
+def friendly_names_from_graph(
+    graph: ObjectGraph, keys: Collection[str], *, include_slots: bool = False
+) -> dict[str, str]:
+    """``{friendly name: bundle key}`` for the keys in ``keys`` that belong to an attribute
+    of ``graph`` (see the module docstring for the naming rules), sorted by friendly name."""
+    paths = graph.paths()
+    slot_of: dict[int, tuple[int, int, str]] = {}  # slot node -> (optimizer, variable, slot name)
+    for optimizer, node in enumerate(graph.nodes):
+        for ref in node.slot_variables:
+            slot_of.setdefault(ref.slot_variable_node_id, (optimizer, ref.original_variable_node_id, ref.slot_name))
+
+    owners = _key_owners(graph, keys)
     chosen: dict[str, str] = {}  # key -> candidate friendly name
     for key in sorted(owners):
         node_id, attr = owners[key]
@@ -251,11 +261,10 @@ def friendly_names_from_graph(
     return {name: key for key, name in sorted(names.items(), key=lambda kv: kv[1])}
 
 
-def reader_friendly_names(reader: Reader, *, include_slots: bool = False) -> dict[str, str]:
-    """:meth:`bundlefast.Reader.friendly_names` (see there)."""
-    keys = list(reader)  # slice entries are hidden by the core
-    if OBJECT_GRAPH_KEY not in keys:
-        return {name: name for name in sorted(keys)}
+def reader_object_graph(reader: Reader) -> ObjectGraph | None:
+    """The reader's decoded object graph, or None for a name-based (TF1) checkpoint."""
+    if OBJECT_GRAPH_KEY not in reader:
+        return None
     value = reader.get_array(OBJECT_GRAPH_KEY)
     raw = value[()] if value.shape == () else None
     if not isinstance(raw, bytes):
@@ -263,8 +272,86 @@ def reader_friendly_names(reader: Reader, *, include_slots: bool = False) -> dic
         msg = f"{reader.prefix}: {OBJECT_GRAPH_KEY} is not a string scalar ({what})"
         raise CorruptionError(msg)
     try:
-        graph = parse_object_graph(raw)
+        return parse_object_graph(raw)
     except CorruptionError as err:
         msg = f"{reader.prefix}: {err}"
         raise CorruptionError(msg) from None
+
+
+def reader_friendly_names(reader: Reader, *, include_slots: bool = False) -> dict[str, str]:
+    """:meth:`bundlefast.Reader.friendly_names` (see there)."""
+    keys = list(reader)  # slice entries are hidden by the core
+    graph = reader_object_graph(reader)
+    if graph is None:
+        return {name: name for name in sorted(keys)}
     return friendly_names_from_graph(graph, set(keys), include_slots=include_slots)
+
+
+# --------------------------------------------------------------------------------------
+# Aliases: every path through the graph to each saved tensor
+# --------------------------------------------------------------------------------------
+
+#: at most this many paths are listed per object (the graph is a DAG that may share
+#: objects along many routes; the count of simple paths can grow exponentially)
+MAX_PATHS_PER_OBJECT = 256
+
+
+def all_paths(graph: ObjectGraph, limit: int = MAX_PATHS_PER_OBJECT) -> dict[int, list[tuple[str, ...]]]:
+    """Every path of local names from the root to each object through ``children``, a path
+    never visiting an object twice; at most ``limit`` per object (so the work is bounded
+    by ``limit`` times the number of edges). The first path of each object is the one
+    :meth:`ObjectGraph.paths` gives (breadth-first, the one TF used in the key); the others
+    follow, shortest first."""
+    first = graph.paths()
+    found: dict[int, list[tuple[str, ...]]] = {}
+    stack: list[tuple[int, tuple[str, ...], frozenset[int]]] = [(0, (), frozenset([0]))] if graph.nodes else []
+    while stack:
+        node_id, path, on_path = stack.pop()
+        seen = found.setdefault(node_id, [])
+        if len(seen) >= limit:
+            continue
+        seen.append(path)
+        for ref in reversed(graph.nodes[node_id].children):
+            if ref.node_id not in on_path:
+                stack.append((ref.node_id, (*path, ref.local_name), on_path | {ref.node_id}))
+    for node_id, paths in found.items():
+        paths.sort(key=lambda p: (p != first.get(node_id), len(p), p))
+    return found
+
+
+def aliases_from_graph(
+    graph: ObjectGraph, keys: Collection[str], *, limit: int = MAX_PATHS_PER_OBJECT
+) -> dict[str, tuple[str, ...]]:
+    """``{bundle key: names}``: every name of each key through the graph, named as friendly
+    names are (``path`` for a variable's value, ``path/A`` for another attribute, and
+    ``variable@optimizer/slot`` for a slot variable), the friendly name first. Keys no
+    attribute saves are left out."""
+    paths = all_paths(graph, limit)
+    slot_of: dict[int, list[tuple[int, int, str]]] = {}
+    for optimizer, node in enumerate(graph.nodes):
+        for ref in node.slot_variables:
+            slot_of.setdefault(ref.slot_variable_node_id, []).append(
+                (optimizer, ref.original_variable_node_id, ref.slot_name))
+    out: dict[str, tuple[str, ...]] = {}
+    for key, (node_id, attr) in sorted(_key_owners(graph, keys).items()):
+        suffix = key[len(attr.checkpoint_key) :]
+        bases = ["/".join(p) for p in paths.get(node_id, []) if p]
+        for optimizer, variable, slot_name in slot_of.get(node_id, []):
+            bases += [
+                "/".join(v) + SLOT_SEPARATOR + "/".join((*o, slot_name))
+                for v in paths.get(variable, []) if v
+                for o in paths.get(optimizer, [])
+            ][:limit]
+        names = [b if attr.name == VARIABLE_VALUE and not suffix else f"{b}/{attr.name}{suffix}" for b in bases]
+        if names:
+            out[key] = tuple(dict.fromkeys(names))
+    return out
+
+
+def reader_aliases(reader: Reader) -> dict[str, tuple[str, ...]]:
+    """:meth:`bundlefast.Reader.aliases` (see there)."""
+    keys = list(reader)
+    graph = reader_object_graph(reader)
+    if graph is None:
+        return {key: (key,) for key in sorted(keys)}
+    return aliases_from_graph(graph, set(keys))

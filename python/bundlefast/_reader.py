@@ -170,6 +170,16 @@ class Reader(Mapping[str, "np.ndarray"]):
 
         return reader_friendly_names(self, include_slots=include_slots)
 
+    def aliases(self) -> dict[str, tuple[str, ...]]:
+        """``{raw key: every name of it}``: each path through the TF2 object graph that
+        reaches the tensor, named as :meth:`friendly_names` names them, the friendly name
+        first (a Keras 3 kernel saved as ``optimizer/_trainable_variables/1`` is also
+        ``model/_operations/3/_kernel``). At most 256 paths per object; a name-based (TF1)
+        checkpoint maps every key to itself. See ``_object_graph.aliases_from_graph``."""
+        from ._object_graph import reader_aliases
+
+        return reader_aliases(self)
+
     @property
     def num_shards(self) -> int:
         return int(self._core.num_shards)

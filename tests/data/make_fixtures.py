@@ -553,6 +553,75 @@ def case_variant_tensorlist(out: Path) -> None:
     save_v2(out / "tensorlist", {"list": tl, "lists": tf.stack([tl, tl2]), "x": tf.constant(np.float32(1.5))})
 
 
+# --------------------------------------------------------------------------------------
+# Cases for restore into models (issue 11): a .meta graph, a model to restore into
+# --------------------------------------------------------------------------------------
+
+
+def case_meta_tf1(out: Path) -> None:
+    """TF1 Saver with its .meta: nested scopes, a partitioned variable, non-trainable and
+    resource variables, several dtypes, a local variable (not saved)."""
+    tf = _tf()
+    tf1 = tf.compat.v1
+    with tf.Graph().as_default():
+        with tf1.variable_scope("encoder"):
+            with tf1.variable_scope("layer_0"):
+                tf1.get_variable("kernel", [3, 4], initializer=tf1.random_normal_initializer(seed=1))
+                tf1.get_variable("bias", [4], initializer=tf1.zeros_initializer())
+            tf1.get_variable("table", [5, 2], partitioner=tf1.fixed_size_partitioner(2, axis=0),
+                             initializer=tf1.random_normal_initializer(seed=2))
+        with tf1.variable_scope("stats"):
+            tf1.get_variable("count", [], dtype=tf.int64, initializer=tf1.constant_initializer(7), trainable=False,
+                             use_resource=False)
+            tf1.get_variable("scale", [2], dtype=tf.float64, initializer=tf1.ones_initializer(),
+                             trainable=False, use_resource=True)
+        tf1.get_variable("res", [2, 2], initializer=tf1.constant_initializer(0.5), use_resource=True)
+        tf1.get_variable("local", [1], collections=[tf1.GraphKeys.LOCAL_VARIABLES],
+                         initializer=tf1.zeros_initializer())
+        saver = tf1.train.Saver(save_relative_paths=True, max_to_keep=3)
+        with tf1.Session() as sess:
+            sess.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
+            saver.save(sess, str(out / "model"))
+
+
+def restore_model_class():
+    """The Keras model of ``keras_restore``, also rebuilt by the tests to get TF's output:
+    Embedding -> LayerNormalization -> Dense(relu) -> Dense."""
+    keras = _tf().keras
+
+    class TinyEncoder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.embed = keras.layers.Embedding(50, 16)
+            self.norm = keras.layers.LayerNormalization(epsilon=1e-5)
+            self.ffn = keras.layers.Dense(32, activation="relu")
+            self.proj = keras.layers.Dense(8)
+
+        def call(self, ids):
+            return self.proj(self.ffn(self.norm(self.embed(ids))))
+
+    return TinyEncoder
+
+
+def restore_model_input() -> np.ndarray:
+    return np.random.default_rng(21).integers(0, 50, (4, 6)).astype("int32")
+
+
+def case_keras_restore(out: Path) -> None:
+    """A subclassed Keras 3 model (see restore_model_class) trained one Adam step, saved
+    with tf.train.Checkpoint(model=..., optimizer=...): weights sit under
+    optimizer/_trainable_variables/<i> and are also reachable as model/embed/... ."""
+    tf = _tf()
+    keras = tf.keras
+    keras.utils.set_random_seed(4321)
+    model = restore_model_class()()
+    opt = keras.optimizers.Adam(learning_rate=1e-2)
+    model.compile(optimizer=opt, loss="mse")
+    ids = restore_model_input()
+    model.train_on_batch(ids, np.random.default_rng(2).standard_normal((4, 6, 8)).astype("float32"))
+    tf.train.Checkpoint(model=model, optimizer=opt).save(str(out / "ckpt"))
+
+
 CORE_CASES: dict[str, Callable[[Path], None]] = {
     "keras_tf2": case_keras_tf2,
     "tf2_slots": case_tf2_slots,
@@ -571,7 +640,11 @@ LATER_CASES: dict[str, Callable[[Path], None]] = {
     "variant": case_variant,
     "variant_tensorlist": case_variant_tensorlist,
 }
-CASES = {**CORE_CASES, **LATER_CASES}
+RESTORE_CASES: dict[str, Callable[[Path], None]] = {
+    "meta_tf1": case_meta_tf1,
+    "keras_restore": case_keras_restore,
+}
+CASES = {**CORE_CASES, **LATER_CASES, **RESTORE_CASES}
 
 
 # --------------------------------------------------------------------------------------
