@@ -140,8 +140,10 @@ def test_a_path_to_saved_model_pb_suggests_its_directory(tmp_path):
 def test_the_readme_examples_run_on_the_shipped_checkpoint(monkeypatch):
     monkeypatch.chdir(ROOT)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
+    # A closing code fence right after an expected output is Markdown, not output.
+    text = "\n".join("" if line.strip().startswith("```") else line for line in text.splitlines())
     test = doctest.DocTestParser().get_doctest(text, {}, "README.md", str(ROOT / "README.md"), 0)
-    assert len(test.examples) >= 5
+    assert len(test.examples) >= 5  # the Keras 3 example above, at least
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     runner.run(test)
     assert runner.failures == 0, "README.md examples fail (run python -m doctest README.md for details)"
