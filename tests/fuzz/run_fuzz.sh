@@ -31,8 +31,9 @@ if ! command -v clang++ >/dev/null; then
   exit 2
 fi
 # Minimum executions per second of each target, well under what a loaded 2-core
-# machine does (fuzz_bundle 380-650/s, fuzz_tensor ~2300/s, fuzz_load ~10/s there).
-declare -A min_rate=([fuzz_bundle]=100 [fuzz_tensor]=300 [fuzz_load]=3)
+# machine does (fuzz_bundle 380-790/s, fuzz_tensor 2300-3300/s, fuzz_load 3.5-10/s there;
+# fuzz_load reads every input nine ways, and its seeds alone are ~25 executions).
+declare -A min_rate=([fuzz_bundle]=100 [fuzz_tensor]=300 [fuzz_load]=1)
 "$py" -c "import pybind11" 2>/dev/null || "$py" -m pip install -q pybind11  # CMake configures _core too
 
 echo "run_fuzz: building the libFuzzer targets"
