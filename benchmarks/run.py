@@ -33,19 +33,42 @@ sys.path.insert(0, str(HERE))
 import variants as V  # noqa: E402
 import workloads as W  # noqa: E402
 
-# Variants timed for every workload, in table order.
+# Variants timed for every workload, in table order. "N" is all cores.
 TIMED = [
-    "bf.open", "bf.load", "bf.one", "bf.verify1", "bf.verify2", "bf.copy",
-    "tf.open", "tf.load", "tf.one",
-    "st.load", "np.memmap",
-    "roof.memcpy", "roof.crc32c", "roof.read", "roof.read1",
+    "bf.vc1", "bf.vcN", "tf.load", "roof.memcpy1", "roof.memcpyN",
+    "bf.verify1", "bf.verifyN", "roof.crc1", "roof.crcN",
+    "bf.copy1", "bf.copyN", "st.load",
+    "bf.load", "np.memmap", "py.frombuffer",
+    "bf.one.vc", "tf.one", "bf.one", "np.memmap.one", "py.frombuffer.one",
+    "bf.open", "tf.open",
+    "roof.read", "roof.read1",
 ]  # fmt: skip
 # Variants whose peak RSS is measured (one fresh child each).
-RSS = ["bf.load", "bf.one", "bf.verify2", "bf.copy", "tf.load", "st.load", "np.memmap", "roof.read"]
+RSS = ["bf.load", "bf.one", "bf.verifyN", "bf.vcN", "tf.load", "st.load", "np.memmap", "roof.read"]
 
-# Which TF variant and which roofline a variant is compared with.
-TF_OF = {"bf.open": "tf.open", "tf.open": "tf.open", "bf.one": "tf.one", "tf.one": "tf.one"}
-ROOF_OF = {"bf.verify1": "roof.crc32c", "bf.verify2": "roof.crc32c", "roof.crc32c": "roof.crc32c"}
+# Like for like: what each variant is compared with (ratio = their time / its
+# time). The same work only: TF's get_tensor loop reads, checks and copies
+# every byte, so only load(verify, copy) is set against it; views, which read
+# no data, against other views.
+COMPARE_WITH = {
+    "bf.vc1": ["tf.load"],
+    "bf.vcN": ["tf.load"],
+    "bf.load": ["np.memmap", "py.frombuffer"],
+    "bf.one.vc": ["tf.one"],
+    "bf.one": ["np.memmap.one", "py.frombuffer.one"],
+    "bf.open": ["tf.open"],
+}
+SHORT = {
+    "tf.load": "TF", "tf.one": "TF", "tf.open": "TF",
+    "np.memmap": "memmap", "np.memmap.one": "memmap", "py.frombuffer": "frombuf", "py.frombuffer.one": "frombuf",
+}  # fmt: skip
+# The roofline at the same thread count: the same bytes moved (copy) or
+# checksummed (verify) by the simplest means.
+ROOF_OF = {
+    "bf.vc1": "roof.memcpy1", "bf.vcN": "roof.memcpyN",
+    "bf.copy1": "roof.memcpy1", "bf.copyN": "roof.memcpyN",
+    "bf.verify1": "roof.crc1", "bf.verifyN": "roof.crcN",
+}  # fmt: skip
 
 
 # ============================================================== child processes
@@ -275,6 +298,8 @@ def summarize(name: str, meta: dict, timed: dict, rss: dict) -> dict:
             "label": v.label,
             "warm_s": warm,
             "cold_s": cold,
+            "cold_min_s": min(r["cold"]) if r["cold"] else None,
+            "cold_max_s": max(r["cold"]) if r["cold"] else None,
             "warm_runs": r["warm"],
             "cold_runs": r["cold"],
             "correct": r["correct"],
@@ -295,17 +320,22 @@ def summarize(name: str, meta: dict, timed: dict, rss: dict) -> dict:
                 "raw": s,
             }
         rows[vname] = row
-    # Ratios: speedup over the matching TF variant, throughput over the matching roofline.
+    # Ratios: speedup over the like-for-like comparisons, throughput over the
+    # same-thread-count roofline, cold throughput over a plain read.
     for vname, row in rows.items():
-        tf = rows.get(TF_OF.get(vname, "tf.load"))
-        for mode in ("warm", "cold"):
-            if tf and tf[f"{mode}_s"] and row[f"{mode}_s"]:
-                row[f"x_tf_{mode}"] = tf[f"{mode}_s"] / row[f"{mode}_s"]
+        row["compare"] = {}
+        for ref in COMPARE_WITH.get(vname, []):
+            if ref in rows:
+                row["compare"][ref] = {
+                    mode: rows[ref][f"{mode}_s"] / row[f"{mode}_s"]
+                    for mode in ("warm", "cold")
+                    if rows[ref][f"{mode}_s"] and row[f"{mode}_s"]
+                }
+        roof = rows.get(ROOF_OF.get(vname, ""))
+        if roof and roof["warm_s"] and row["warm_s"]:
+            row["roof_warm"] = ROOF_OF[vname]
+            row["x_roof_warm"] = roof["warm_s"] / row["warm_s"]
         if V.VARIANTS[vname].reads_all:
-            roof = rows.get(ROOF_OF.get(vname, "roof.memcpy"))
-            if roof and roof["warm_s"] and row["warm_s"]:
-                row["roof_warm"] = ROOF_OF.get(vname, "roof.memcpy")
-                row["x_roof_warm"] = roof["warm_s"] / row["warm_s"]
             # The cold reference is the faster of the two plain reads: each is
             # bimodal from run to run on Linux 6.18, and a roofline is a best case.
             reads = [rows[r]["cold_s"] for r in ("roof.read", "roof.read1") if r in rows and rows[r]["cold_s"]]
@@ -322,12 +352,14 @@ def summarize(name: str, meta: dict, timed: dict, rss: dict) -> dict:
 
 
 def evaluate_targets(results: dict, quick: bool) -> list[dict]:
-    """The issue-#5 targets, each as (value, goal, pass)."""
+    """The floors of issues #14.2 and #8.2, and those of issue #5 that compare
+    like with like, each as (value, goal, pass)."""
     bert_name = "bert-quick" if quick else "bert"
     bert = results["workloads"].get(bert_name, {}).get("variants", {})
     many_name = "many-quick" if quick else "many"
     many_wl = results["workloads"].get(many_name, {})
     many = many_wl.get("variants", {})
+    n = V.ALL_CORES
     out = []
 
     def add(what: str, value: float | None, goal: float, higher: bool, unit: str = "x") -> None:
@@ -337,17 +369,27 @@ def evaluate_targets(results: dict, quick: bool) -> list[dict]:
     def g(rows: dict, v: str, key: str) -> float | None:
         return rows.get(v, {}).get(key)
 
-    add(f"{bert_name}: load (views) vs TF full load, warm", g(bert, "bf.load", "x_tf_warm"), 300, True)
-    n = many_wl.get("num_tensors")
-    per = g(many, "bf.load", "warm_s")
-    add(f"{many_name}: load (views) per tensor, warm", per / n * 1e6 if per and n else None, 1.0, False, "us")
-    add(f"{many_name}: load (views) vs TF full load, warm", g(many, "bf.load", "x_tf_warm"), 40, True)
-    add(f"{many_name}: open vs TF load_checkpoint+shape map, warm", g(many, "bf.open", "x_tf_warm"), 5, True)
-    add(f"{bert_name}: verify 1 thread vs CRC32C roofline, warm", g(bert, "bf.verify1", "x_roof_warm"), 0.95, True)
-    add(f"{bert_name}: verify 2 threads vs CRC32C roofline, warm", g(bert, "bf.verify2", "x_roof_warm"), 1.6, True)
-    add(f"{bert_name}: copy vs memcpy roofline, warm", g(bert, "bf.copy", "x_roof_warm"), 0.8, True)
-    for v in ("bf.verify1", "bf.verify2", "bf.copy"):
+    def vs(rows: dict, v: str, ref: str, mode: str = "warm") -> float | None:
+        return rows.get(v, {}).get("compare", {}).get(ref, {}).get(mode)
+
+    # Issue #14.2: the one-pass verify+copy.
+    add(f"{bert_name}: load(verify,copy) 1 thread vs TF full load, warm", vs(bert, "bf.vc1", "tf.load"), 2.0, True)
+    add(f"{bert_name}: load(verify,copy) {n} threads vs TF full load, warm", vs(bert, "bf.vcN", "tf.load"), 2.5, True)
+    add(f"{bert_name}: load(verify,copy) 1 thread vs 1-thread memcpy to fresh, warm",
+        g(bert, "bf.vc1", "x_roof_warm"), 0.9, True)  # fmt: skip
+    add(f"{bert_name}: load(verify,copy) {n} threads vs {n}-thread memcpy to fresh, warm",
+        g(bert, "bf.vcN", "x_roof_warm"), 0.9, True)  # fmt: skip
+    # Issue #5, same thread counts on both sides.
+    add(f"{bert_name}: load(verify) 1 thread vs 1-thread CRC32C, warm", g(bert, "bf.verify1", "x_roof_warm"), 0.95, True)
+    add(f"{bert_name}: load(verify) {n} threads vs {n}-thread CRC32C, warm", g(bert, "bf.verifyN", "x_roof_warm"), 0.8, True)
+    add(f"{bert_name}: load(copy) {n} threads vs {n}-thread memcpy to fresh, warm", g(bert, "bf.copyN", "x_roof_warm"), 0.8,
+        True)  # fmt: skip
+    for v in ("bf.vc1", "bf.vcN", "bf.verifyN"):
         add(f"{bert_name}: {V.VARIANTS[v].label} vs plain read, cold", g(bert, v, "x_read_cold"), 0.9, True)
+    tensors = many_wl.get("num_tensors")
+    per = g(many, "bf.load", "warm_s")
+    add(f"{many_name}: load (views) per tensor, warm", per / tensors * 1e6 if per and tensors else None, 1.0, False, "us")
+    add(f"{many_name}: open vs TF load_checkpoint+shape map, warm", vs(many, "bf.open", "tf.open"), 5, True)
     rss = bert.get("bf.load", {}).get("rss")
     data = results["workloads"].get(bert_name, {}).get("data_bytes")
     add(
@@ -357,6 +399,12 @@ def evaluate_targets(results: dict, quick: bool) -> list[dict]:
     imp = results.get("import", {})
     if imp.get("bundlefast_s") and imp.get("tensorflow_s"):
         add("import bundlefast / import tensorflow", imp["bundlefast_s"] / imp["tensorflow_s"], 1 / 30, False, "")
+    # Issue #8.2: time to first tensor in a new process.
+    first = results.get("first_tensor", {})
+    if first.get("bundlefast_s"):
+        if first.get("tensorflow_s"):
+            add("first tensor, new process: bundlefast / TF", first["bundlefast_s"] / first["tensorflow_s"], 0.1, False, "")
+        add("first tensor, new process: bundlefast", first["bundlefast_s"], 0.3, False, " s")
     return out
 
 
@@ -396,13 +444,18 @@ def table(results: dict) -> str:
         f"loadavg {env['loadavg_start'][0]:.2f} -> {results['loadavg_end'][0]:.2f}"
     )
     lines.append(
-        f"medians of {results['repeat_warm']} warm runs (after one warm-up) and {results['repeat_cold']} cold "
-        "runs (posix_fadvise DONTNEED on the files first); xTF = TF time / time; roof = throughput / roofline "
-        "throughput (crc: CRC32C roofline, memcpy: memcpy roofline); cold/read = cold throughput / the faster cold "
-        "readinto's throughput; RSS columns: growth over the process before the op, after touching every page of the result"
+        f"warm: median of {results['repeat_warm']} runs (after one warm-up); cold: min/median/max of "
+        f"{results['repeat_cold']} runs (posix_fadvise DONTNEED on the files first); 'thr' = threads (N = all "
+        f"{V.ALL_CORES} cores); 'x vs' = the named variant's time / this one's, for the same work only (TF reads, "
+        "checks and copies every byte: load(verify,copy) does the same; views read no data and are compared with "
+        "views); roof = throughput / the same-thread-count roofline's (memcpy to fresh arrays for copies, CRC32C for "
+        "verify); cold/read = cold throughput / the faster cold readinto's; RSS columns: growth over the process "
+        "before the op, after touching every page of the result; ok = every tensor checked against the data file "
+        "read independently (tests' index parser, crc32c package)"
     )
     hdr = (
-        f"{'variant':<40} {'warm ms':>9} {'GB/s':>6} {'cold ms':>9} {'GB/s':>6} {'xTF warm':>9} {'xTF cold':>9} "
+        f"{'variant':<40} {'warm ms':>9} {'GB/s':>6} {'cold ms min/med/max':>21} {'GB/s':>6} "
+        f"{'x vs (warm)':>24} {'x vs (cold)':>24} "
         f"{'roof (warm)':>13} {'cold/read':>9} {'anon MB':>8} {'file MB':>8} {'peak MB':>8} {'ok':>3}"
     )
     for wname, w in results["workloads"].items():
@@ -417,12 +470,18 @@ def table(results: dict) -> str:
             rss = r.get("rss") or {}
             roof = "-"
             if r.get("x_roof_warm") is not None:
-                roof = f"{r['x_roof_warm']:.2f} {r['roof_warm'].split('.')[1][:6]}"
+                roof = f"{r['x_roof_warm']:.2f} {r['roof_warm'].split('.')[1][:7]}"
+            cmp = {
+                mode: ", ".join(f"{_x(x[mode])} {SHORT.get(ref, ref)}" for ref, x in r.get("compare", {}).items() if mode in x)
+                or "-"
+                for mode in ("warm", "cold")
+            }
+            cold = "-" if r["cold_s"] is None else f"{_ms(r['cold_min_s'])}/{_ms(r['cold_s'])}/{_ms(r['cold_max_s'])}"
             ok = {True: "yes", False: "NO", None: "-"}[r["correct"]]
             lines.append(
                 f"{r['label']:<40} {_ms(r['warm_s']):>9} {_f(r.get('warm_gbps')):>6} "
-                f"{_ms(r['cold_s']):>9} {_f(r.get('cold_gbps')):>6} "
-                f"{_x(r.get('x_tf_warm')):>9} {_x(r.get('x_tf_cold')):>9} {roof:>13} "
+                f"{cold:>21} {_f(r.get('cold_gbps')):>6} "
+                f"{cmp['warm']:>24} {cmp['cold']:>24} {roof:>13} "
                 f"{_f(r.get('x_read_cold')):>9} "
                 f"{_mb(rss.get('anon_delta')):>8} {_mb(rss.get('file_delta')):>8} {_mb(rss.get('peak_delta')):>8} "
                 f"{ok:>3}"
@@ -455,8 +514,29 @@ def table(results: dict) -> str:
             f"tensorflow {tf}{ratio}; bare interpreter {imp['python_s'] * 1e3:.1f} ms"
         )
     lines.append("")
-    lines.append("targets (issue #5; set for the full-size workloads, informative only with --quick):"
-                 if results["quick"] else "targets (issue #5):")
+    first = results.get("first_tensor")
+    if first:
+        tf = f"{first['tensorflow_s'] * 1e3:.0f} ms" if first.get("tensorflow_s") else "n/a"
+        lines.append(
+            f"first tensor (new process: import, open, read one tensor; median of {first['repeat']}): "
+            f"bundlefast {first['bundlefast_s'] * 1e3:.0f} ms (ml_dtypes imported: {first['bundlefast_imports_ml_dtypes']}), "
+            f"TF (import tensorflow, load_checkpoint, get_tensor) {tf}; on {first['what']}"
+        )
+    first_load = results.get("first_load")
+    if first_load:
+        v = first_load["variants"]
+        tf = v.get("tensorflow", {}).get("median_s")
+        lines.append(
+            f"first load(verify,copy) of {first_load['workload']} in a new process, imports excluded (median of "
+            f"{first_load['repeat']}): "
+            + ", ".join(
+                f"{k} {x['median_s'] * 1e3:.0f} ms" + (f" ({tf / x['median_s']:.2f}x TF)" if tf and k != "tensorflow" else "")
+                for k, x in v.items()
+            )
+        )
+    lines.append("")
+    lines.append("targets (issues #14, #8, #5; set for the full-size workloads, informative only with --quick):"
+                 if results["quick"] else "targets (issues #14, #8, #5):")
     for t in results["targets"]:
         mark = {True: "PASS", False: "FAIL", None: "n/a "}[t["pass"]]
         val = "-" if t["value"] is None else f"{t['value']:.3g}{t['unit']}"
@@ -506,8 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BUNDLEFAST_BENCH_DIR", "/tmp/bundlefast-bench")))
     ap.add_argument("--out", type=Path, default=None, help="directory for results.json/.png (default: work dir)")
     ap.add_argument("--repeat", type=int, default=None, help="warm runs per variant (default 9, quick 5)")
-    ap.add_argument("--cold-repeat", type=int, default=None, help="cold runs per variant (default 5, quick 2; 0: none)")
-    ap.add_argument("--import-repeat", type=int, default=None, help="fresh processes per import (default 7, quick 3)")
+    ap.add_argument("--cold-repeat", type=int, default=None, help="cold runs per variant (default 9, quick 3; 0: none)")
+    ap.add_argument("--import-repeat", type=int, default=None,
+                    help="fresh processes per import and per first tensor (default 7, quick 3; 0: none)")
     ap.add_argument("--workloads", default=None, help="comma-separated subset, e.g. bert,many")
     ap.add_argument("--variants", default=None, help="comma-separated subset of variant names (prefixes work: bf.)")
     ap.add_argument("--no-tf", action="store_true", help="skip TensorFlow even if installed")
@@ -517,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     warm_n = args.repeat if args.repeat is not None else (5 if args.quick else 9)
-    cold_n = args.cold_repeat if args.cold_repeat is not None else (2 if args.quick else 5)
+    cold_n = args.cold_repeat if args.cold_repeat is not None else (3 if args.quick else 9)
     imp_n = args.import_repeat if args.import_repeat is not None else (3 if args.quick else 7)
     have_tf = not args.no_tf and importlib.util.find_spec("tensorflow") is not None
     builder = args.builder if args.builder != "auto" else ("tf" if importlib.util.find_spec("tensorflow") else "python")
@@ -579,6 +660,22 @@ def main(argv: list[str] | None = None) -> int:
             import_time("tensorflow", 1)
             imp["tensorflow_s"] = median(import_time("tensorflow", imp_n))
         results["import"] = imp
+    if imp_n > 0:
+        log("time to first tensor")
+        import bench_first_tensor
+
+        results["first_tensor"] = bench_first_tensor.measure(args.work_dir, imp_n, have_tf, child_env())
+        bert_name = "bert-quick" if args.quick else "bert"
+        if bert_name in results["workloads"]:
+            log(f"{bert_name}: first load(verify, copy) in new processes")
+            results["first_load"] = {
+                "workload": bert_name,
+                "repeat": imp_n,
+                "variants": bench_first_tensor.measure_first_load(
+                    args.work_dir, str(W.paths(args.work_dir, bert_name)["prefix"]),
+                    results["workloads"][bert_name]["data_bytes"], imp_n, have_tf, child_env(),
+                ),
+            }  # fmt: skip
     results["loadavg_end"] = os.getloadavg()
     results["seconds"] = round(time.perf_counter() - t_start, 1)
     results["targets"] = evaluate_targets(results, args.quick)

@@ -32,6 +32,9 @@ class Workload:
     one: str  # the tensor "one tensor out of many" reads
     data_bytes: int
 
+    def row(self, name: str) -> list:
+        return next(r for r in self.layout if r[0] == name)
+
     @classmethod
     def from_meta(cls, work_dir: Path, meta: dict) -> Workload:
         d = work_dir / meta["name"]
@@ -57,7 +60,12 @@ class Variant:
     files: Callable[[Workload], list[str]]  # what a cold run drops from the page cache
     reads_all: bool  # touches every payload byte (throughput is meaningful)
     threads: str | None = None  # BUNDLEFAST_NUM_THREADS while it runs (None: unset, the default)
-    check: str = "tensors"  # how run() checks the result: tensors | names | one | bytes | crc
+    check: str = "tensors"  # how check() checks the result: tensors | names | one | bytes | crc | raw
+
+
+# Thread counts: every multi-threaded variant and roofline uses all cores, and
+# says so; the one-thread ones set BUNDLEFAST_NUM_THREADS=1.
+ALL_CORES = os.cpu_count() or 1
 
 
 # ---------------------------------------------------------------- bundlefast
@@ -88,11 +96,25 @@ def _bf_copy(wl: Workload) -> Any:
     return bundlefast.load(wl.prefix, copy=True)
 
 
+def _bf_verify_copy(wl: Workload) -> Any:
+    """What TF's get_tensor loop does: read, check and copy every byte."""
+    import bundlefast
+
+    return bundlefast.load(wl.prefix, verify=True, copy=True)
+
+
 def _bf_one(wl: Workload) -> Any:
     import bundlefast
 
     with bundlefast.open(wl.prefix) as r:
         return r[wl.one]
+
+
+def _bf_one_verify_copy(wl: Workload) -> Any:
+    import bundlefast
+
+    with bundlefast.open(wl.prefix) as r:
+        return r.get_array(wl.one, verify=True, copy=True)
 
 
 # ---------------------------------------------------------------- TensorFlow
@@ -119,6 +141,8 @@ def _tf_one(wl: Workload) -> Any:
 
 
 # ---------------------------------------------------------------- baselines
+# Views of the data file with the offsets known in advance (from the index,
+# parsed before timing): they read no data, like bundlefast's views.
 
 
 def _st_load(wl: Workload) -> Any:
@@ -137,30 +161,152 @@ def _np_memmap(wl: Workload) -> Any:
     }
 
 
+def _np_memmap_one(wl: Workload) -> Any:
+    import numpy as np
+
+    _, dt, shape, off, _, _ = wl.row(wl.one)
+    return np.memmap(wl.data, dtype=np.dtype(dt), mode="r", offset=off, shape=tuple(shape))
+
+
+def _frombuffer(m: mmap.mmap, row: list) -> Any:
+    import numpy as np
+
+    _, dt, shape, off, size, _ = row
+    dtype = np.dtype(dt)
+    return np.frombuffer(m, dtype=dtype, count=size // dtype.itemsize, offset=off).reshape(shape)
+
+
+def _py_frombuffer(wl: Workload) -> Any:
+    """The floor of any Python view API: mmap once, one np.frombuffer per tensor."""
+    m = _map(wl.data)
+    return {row[0]: _frombuffer(m, row) for row in wl.layout}
+
+
+def _py_frombuffer_one(wl: Workload) -> Any:
+    return _frombuffer(_map(wl.data), wl.row(wl.one))
+
+
 def _map(path: str) -> mmap.mmap:
     with open(path, "rb") as f:
         return mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
 
 
-def _roof_memcpy(wl: Workload) -> Any:
+# ---------------------------------------------------------------- rooflines
+# What the hardware allows for the same bytes by the simplest means, at the
+# same thread count as the bundlefast variant they are compared with.
+
+
+def _in_threads(work: Callable[[int], Any], threads: int) -> list[Any]:
+    """work(0), ..., work(threads - 1), each in a thread of its own (the work
+    must release the GIL: np.copyto and the crc32c package do)."""
+    import threading
+
+    if threads == 1:
+        return [work(0)]
+    out: list[Any] = [None] * threads
+
+    def run(i: int) -> None:
+        out[i] = work(i)
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
+def _share(total: int, threads: int, i: int) -> tuple[int, int]:
+    """Thread i's contiguous byte range [lo, hi) of `total` bytes."""
+    return total * i // threads, total * (i + 1) // threads
+
+
+MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14+; Python 3.13 names it
+PREFAULT_BYTES = 1 << 20  # csrc/bindings/numpy_arrays.cc kPrefaultBytes
+
+
+def empty_like_bundlefast(n: int) -> Any:
+    """A fresh uint8 array of n bytes allocated as bundlefast allocates its
+    copies (numpy_arrays.cc MakeEmpty): np.empty, and from 1 MiB up its whole
+    pages prefaulted in one madvise(MADV_POPULATE_WRITE) (best effort, as
+    there: an older kernel refuses and the copy faults them in)."""
+    import numpy as np
+
+    a = np.empty(n, dtype=np.uint8)
+    if n >= PREFAULT_BYTES:
+        page = mmap.PAGESIZE
+        lo = (a.ctypes.data + page - 1) // page * page
+        hi = (a.ctypes.data + n) // page * page
+        if hi > lo:
+            _libc.madvise(lo, hi - lo, MADV_POPULATE_WRITE)
+    return a
+
+
+def _memcpy(wl: Workload, threads: int) -> Any:
+    """Copies every tensor's bytes out of the mapped data file into fresh
+    arrays allocated as bundlefast allocates its copies (one array per
+    tensor, empty_like_bundlefast), the bytes split evenly across
+    `threads` threads (a tensor may be split between two threads, as
+    bundlefast splits large tensors)."""
     import numpy as np
 
     m = _map(wl.data)
     src = np.frombuffer(m, dtype=np.uint8)
-    dst = np.empty(src.size, dtype=np.uint8)  # fresh memory: its page faults are part of the cost
-    np.copyto(dst, src)  # one memmove
-    del src
-    m.close()
-    return dst
+    out = {row[0]: empty_like_bundlefast(row[4]) for row in wl.layout}  # fresh memory
+    total = sum(row[4] for row in wl.layout)
+
+    def work(i: int) -> None:
+        lo, hi = _share(total, threads, i)
+        pos = 0  # start of this tensor in the concatenated stream
+        for name, _, _, off, size, _ in wl.layout:
+            a, b = max(lo, pos), min(hi, pos + size)
+            if a < b:
+                np.copyto(out[name][a - pos : b - pos], src[off + a - pos : off + b - pos])
+            pos += size
+
+    _in_threads(work, threads)
+    return out  # the map closes when `src`, its last view, goes
 
 
-def _roof_crc32c(wl: Workload) -> Any:
+def _crc(wl: Workload, threads: int) -> Any:
+    """CRC32C of the mapped data file with the crc32c package (hardware kernel),
+    `threads` threads over contiguous pieces, combined as one CRC."""
     import crc32c
 
     m = _map(wl.data)
-    c = crc32c.crc32c(m)  # one thread, the package's hardware kernel
+    view = memoryview(m)
+    size = len(m)
+    pieces = _in_threads(lambda i: crc32c.crc32c(view[slice(*_share(size, threads, i))]), threads)
+    crc = pieces[0]
+    for i in range(1, threads):
+        lo, hi = _share(size, threads, i)
+        crc = _crc_combine(crc, pieces[i], hi - lo)
+    view.release()
     m.close()
-    return c
+    return crc
+
+
+def _crc_combine(crc_a: int, crc_b: int, len_b: int) -> int:
+    """crc32c(A + B) from the two CRCs: zlib's crc32_combine, in Python (a few
+    microseconds, once per thread), so the roofline needs nothing of bundlefast."""
+
+    def mulmod(a: int, b: int) -> int:  # reflected polynomials, as the register holds them
+        p = 0
+        for k in range(32):
+            if a & (1 << (31 - k)):
+                p ^= b
+            b = (b >> 1) ^ 0x82F63B78 if b & 1 else b >> 1
+        return p
+
+    x = 1 << 30  # x^1
+    power = 1 << 31  # x^0
+    n = 8 * len_b
+    while n:
+        if n & 1:
+            power = mulmod(power, x)
+        x = mulmod(x, x)
+        n >>= 1
+    return mulmod(power, crc_a) ^ crc_b
 
 
 READ_CHUNK = 16 << 20
@@ -204,22 +350,40 @@ def _st_file(wl: Workload) -> list[str]:
     return [wl.safetensors]
 
 
+N = ALL_CORES
+_N = str(N)
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in [
         Variant("bf.open", "bundlefast", "bundlefast open (index only)", _bf_open, _ckpt_files, False, check="names"),
-        Variant("bf.load", "bundlefast", "bundlefast load (views)", _bf_load, _ckpt_files, False),
-        Variant("bf.verify1", "bundlefast", "bundlefast load(verify) 1 thread", _bf_verify, _ckpt_files, True, "1"),
-        Variant("bf.verify2", "bundlefast", "bundlefast load(verify) 2 threads", _bf_verify, _ckpt_files, True, "2"),
-        Variant("bf.copy", "bundlefast", "bundlefast load(copy)", _bf_copy, _ckpt_files, True),
-        Variant("bf.one", "bundlefast", "bundlefast one tensor", _bf_one, _ckpt_files, False, check="one"),
+        Variant("bf.load", "bundlefast", "bundlefast load: views, reads no data", _bf_load, _ckpt_files, False),
+        Variant("bf.vc1", "bundlefast", "bundlefast load(verify,copy) 1 thr", _bf_verify_copy, _ckpt_files, True, "1"),
+        Variant("bf.vcN", "bundlefast", f"bundlefast load(verify,copy) {N} thr", _bf_verify_copy, _ckpt_files, True, _N),
+        Variant("bf.verify1", "bundlefast", "bundlefast load(verify) 1 thr", _bf_verify, _ckpt_files, True, "1"),
+        Variant("bf.verifyN", "bundlefast", f"bundlefast load(verify) {N} thr", _bf_verify, _ckpt_files, True, _N),
+        Variant("bf.copy1", "bundlefast", "bundlefast load(copy) 1 thr", _bf_copy, _ckpt_files, True, "1"),
+        Variant("bf.copyN", "bundlefast", f"bundlefast load(copy) {N} thr", _bf_copy, _ckpt_files, True, _N),
+        Variant("bf.one", "bundlefast", "bundlefast one tensor: view, no data", _bf_one, _ckpt_files, False, check="one"),
+        Variant("bf.one.vc", "bundlefast", "bundlefast one tensor (verify,copy)", _bf_one_verify_copy, _ckpt_files, False,
+                check="one"),
         Variant("tf.open", "tensorflow", "TF load_checkpoint + shape map", _tf_open, _ckpt_files, False, check="names"),
         Variant("tf.load", "tensorflow", "TF load_checkpoint + get_tensor all", _tf_load, _ckpt_files, True),
         Variant("tf.one", "tensorflow", "TF one tensor", _tf_one, _ckpt_files, False, check="one"),
         Variant("st.load", "baseline", "safetensors.numpy load_file", _st_load, _st_file, True),
-        Variant("np.memmap", "baseline", "numpy memmap views", _np_memmap, _data_file, False),
-        Variant("roof.memcpy", "baseline", "roofline: mmap + memcpy to fresh", _roof_memcpy, _data_file, True, check="bytes"),
-        Variant("roof.crc32c", "baseline", "roofline: CRC32C (crc32c pkg, 1 thr)", _roof_crc32c, _data_file, True, check="crc"),
+        Variant("np.memmap", "baseline", "numpy memmap views, reads no data", _np_memmap, _data_file, False),
+        Variant("py.frombuffer", "baseline", "mmap + np.frombuffer views (floor)", _py_frombuffer, _data_file, False),
+        Variant("np.memmap.one", "baseline", "numpy memmap one tensor, no data", _np_memmap_one, _data_file, False,
+                check="one"),
+        Variant("py.frombuffer.one", "baseline", "mmap + np.frombuffer one tensor", _py_frombuffer_one, _data_file, False,
+                check="one"),
+        Variant("roof.memcpy1", "baseline", "roofline: memcpy to fresh, 1 thr", lambda wl: _memcpy(wl, 1), _data_file,
+                True, "1", check="raw"),
+        Variant("roof.memcpyN", "baseline", f"roofline: memcpy to fresh, {N} thr", lambda wl: _memcpy(wl, N),
+                _data_file, True, _N, check="raw"),
+        Variant("roof.crc1", "baseline", "roofline: CRC32C (crc32c pkg), 1 thr", lambda wl: _crc(wl, 1), _data_file,
+                True, "1", check="crc"),
+        Variant("roof.crcN", "baseline", f"roofline: CRC32C (crc32c pkg), {N} thr", lambda wl: _crc(wl, N),
+                _data_file, True, _N, check="crc"),
         Variant("roof.read", "baseline", "roofline: readinto, 16 MiB calls", _roof_read, _data_file, True, check="bytes"),
         Variant("roof.read1", "baseline", "readinto, one call for the file", _roof_read_whole, _data_file, True, check="bytes"),
     ]
@@ -233,7 +397,7 @@ def available(variant: Variant) -> str | None:
     need = {
         "tf.": "tensorflow",
         "st.": "safetensors",
-        "roof.crc32c": "crc32c",
+        "roof.crc": "crc32c",
     }
     for prefix, module in need.items():
         if variant.name.startswith(prefix) and importlib.util.find_spec(module) is None:
@@ -249,6 +413,7 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
 def drop_cache(files: list[str]) -> None:
@@ -298,12 +463,23 @@ def touch(result: Any) -> None:
             int(flat[:: mmap.PAGESIZE].sum())
 
 
-def check(variant: Variant, wl: Workload, result: Any) -> bool | None:
-    """Compares `result` with the bytes in the data file (read independently, via np.memmap)."""
+def check(variant: Variant, wl: Workload, result: Any) -> bool:
+    """Checks `result` against the data file, read independently of bundlefast:
+    the layout comes from the tests' own index parser (tests/bundle_surgery.py),
+    every tensor's bytes from np.memmap, every stored CRC from the crc32c package.
+    A variant's result is correct only if the file itself checks out too."""
+    import crc32c
     import numpy as np
+    import workloads as W
 
+    layout = W.independent_layout(wl.index)
+    by_name = {row[0]: row for row in layout}
     mm = np.memmap(wl.data, dtype=np.uint8, mode="r")
-    by_name = {row[0]: row for row in wl.layout}
+
+    def stored_crc_ok(name: str) -> bool:
+        _, _, _, off, size, masked = by_name[name]
+        rot = (masked - 0xA282EAD8) & 0xFFFFFFFF
+        return crc32c.crc32c(mm[off : off + size]) == ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
 
     def same(name: str, array: Any) -> bool:
         _, dt, shape, off, size, _ = by_name[name]
@@ -312,28 +488,24 @@ def check(variant: Variant, wl: Workload, result: Any) -> bool | None:
             a.dtype == np.dtype(dt)
             and list(a.shape) == list(shape)
             and bool(np.array_equal(np.ascontiguousarray(a).reshape(-1).view(np.uint8), mm[off : off + size]))
+            and stored_crc_ok(name)
         )
 
     if variant.check == "names":
         return sorted(result) == sorted(by_name)
     if variant.check == "one":
         return same(wl.one, result)
-    if variant.check == "bytes":
+    if variant.check == "bytes":  # the whole data file, read into one buffer
         return bool(np.array_equal(result, mm))
-    if variant.check == "crc":
-        # A second, independent implementation over the file read in chunks.
-        try:
-            import google_crc32c
-        except ImportError:
-            return None  # unchecked
-        h = google_crc32c.Checksum()
+    if variant.check == "crc":  # the whole file's CRC, recomputed from plain reads in chunks
+        crc = 0
         with open(wl.data, "rb") as f:
             while chunk := f.read(64 << 20):
-                h.update(chunk)
-        return result == int.from_bytes(h.digest(), "big")
-    # "tensors": every name present, first/middle/last tensors byte-identical.
-    if sorted(result) != sorted(by_name):
-        return False
-    names = [wl.layout[0][0], wl.one, wl.layout[-1][0]]
-    return all(same(n, result[n]) for n in names)
-
+                crc = crc32c.crc32c(chunk, crc)
+        return result == crc
+    if variant.check == "raw":  # the memcpy roofline: each tensor's bytes, as uint8
+        return sorted(result) == sorted(by_name) and all(
+            bool(np.array_equal(result[n], mm[r[3] : r[3] + r[4]])) and stored_crc_ok(n) for n, r in by_name.items()
+        )
+    # "tensors": every tensor present, with its dtype, shape and bytes.
+    return sorted(result) == sorted(by_name) and all(same(n, result[n]) for n in by_name)

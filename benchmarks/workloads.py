@@ -174,6 +174,33 @@ def _write_safetensors(path: Path, specs: list[Spec]) -> bool:
     return True
 
 
+def independent_layout(index_path: str) -> list[list]:
+    """[name, numpy dtype str, shape, offset, size, masked crc32c] of every
+    entry of an uncompressed single-shard index, in key order, parsed by
+    tests/bundle_surgery.py (which shares no code with bundlefast)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import bundle_builder
+    import bundle_surgery as bs
+
+    numpy_of = {int(dt): np.dtype(npdt).str for npdt, dt in bundle_builder._NUMPY_DTYPES.items()}
+    layout = []
+    with open(index_path, "rb") as f:
+        index = f.read()
+    for key, value in bs.index_entries(index):
+        if key == b"":
+            continue  # the header entry
+        found = dict(bs.fields(value))
+        shape = []
+        for field, dim in bs.fields(found.get(2, b"")):  # TensorShapeProto.dim, each {size = 1}
+            if field == 2:
+                shape.append(dict(bs.fields(dim)).get(1, 0))
+        if found.get(3, 0) != 0:
+            raise ValueError(f"{key!r}: the benchmark workloads have one shard")
+        crc = int.from_bytes(found[6], "little") if 6 in found else None
+        layout.append([key.decode(), numpy_of[found.get(1, 0)], shape, found.get(4, 0), found.get(5, 0), crc])
+    return layout
+
+
 def paths(work_dir: Path, name: str) -> dict[str, Path]:
     d = work_dir / name
     return {
@@ -207,15 +234,10 @@ def generate(name: str, work_dir: Path, builder: str) -> dict:
     t0 = time.perf_counter()
     how = _write_tf(str(p["prefix"]), specs) if builder == "tf" else _write_builder(str(p["prefix"]), specs)
     has_st = _write_safetensors(p["safetensors"], specs)
-    # Layout of each payload, read back with bundlefast's metadata API (not timed
-    # anywhere): the numpy-memmap baseline needs offsets, and checks need CRCs.
-    import bundlefast
-
-    layout = []
-    with bundlefast.open(p["prefix"]) as r:
-        for n in r:
-            info = r.info(n)
-            layout.append([n, info.dtype.str, list(info.shape), info.offset, info.size, info.crc32c])
+    # Layout of each payload, read back from the index by the tests' own
+    # parser (not bundlefast's, so the benchmark's checks do not trust the
+    # code under test): the numpy-memmap baseline needs offsets, checks CRCs.
+    layout = independent_layout(str(p["index"]))
     meta = {
         "format_version": FORMAT_VERSION,
         "name": name,

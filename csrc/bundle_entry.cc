@@ -193,5 +193,82 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
+// --- Encoding ---------------------------------------------------------------
+// proto3 as TF's C++ runtime writes it: int32/int64/enum fields are varints
+// (negative values as 10-byte two's complement), omitted when 0.
+
+namespace {
+void PutTag(std::string* dst, uint32_t field, WireType wire) {
+  PutVarint64(dst, (static_cast<uint64_t>(field) << 3) | static_cast<uint32_t>(wire));
+}
+
+void PutIntField(std::string* dst, uint32_t field, int64_t value) {
+  if (value == 0) return;
+  PutTag(dst, field, WireType::kVarint);
+  PutVarint64(dst, static_cast<uint64_t>(value));
+}
+
+void PutMessageField(std::string* dst, uint32_t field, const std::string& body) {
+  PutTag(dst, field, WireType::kBytes);
+  PutVarint64(dst, body.size());
+  dst->append(body);
+}
+
+std::string EncodeShape(const std::vector<int64_t>& shape) {
+  std::string body, dim;
+  for (const int64_t d : shape) {
+    dim.clear();
+    PutIntField(&dim, 1, d);  // a size-0 dimension is an empty Dim
+    PutMessageField(&body, 2, dim);
+  }
+  return body;
+}
+
+std::string EncodeSlice(const TensorSlice& slice) {
+  std::string body, extent;
+  for (const SliceExtent& e : slice) {
+    extent.clear();
+    if (e.length != -1) {  // a full dimension is an empty Extent
+      PutIntField(&extent, 1, e.start);
+      PutTag(&extent, 2, WireType::kVarint);  // in a oneof: written even when 0
+      PutVarint64(&extent, static_cast<uint64_t>(e.length));
+    }
+    PutMessageField(&body, 1, extent);
+  }
+  return body;
+}
+}  // namespace
+
+void EncodeBundleHeader(const BundleHeader& header, std::string* dst) {
+  PutIntField(dst, 1, header.num_shards);
+  PutIntField(dst, 2, header.endianness);
+  std::string version;
+  PutIntField(&version, 1, header.producer);
+  PutIntField(&version, 2, header.min_consumer);
+  if (!header.bad_consumers.empty()) {
+    std::string packed;
+    for (const int32_t v : header.bad_consumers) PutVarint64(&packed, static_cast<uint64_t>(static_cast<int64_t>(v)));
+    PutMessageField(&version, 3, packed);
+  }
+  PutMessageField(dst, 3, version);
+}
+
+void EncodeBundleEntry(const BundleEntry& entry, std::string* dst) {
+  PutIntField(dst, 1, entry.dtype);
+  PutMessageField(dst, 2, EncodeShape(entry.shape));
+  if (entry.slices.empty()) {
+    PutIntField(dst, 3, entry.shard_id);
+    PutIntField(dst, 4, entry.offset);
+    PutIntField(dst, 5, entry.size);
+    if (entry.masked_crc32c != 0) {
+      PutTag(dst, 6, WireType::kFixed32);
+      char fixed[4];
+      EncodeFixed32(fixed, entry.masked_crc32c);
+      dst->append(fixed, 4);
+    }
+  }
+  for (const TensorSlice& slice : entry.slices) PutMessageField(dst, 7, EncodeSlice(slice));
+}
+
 }  // namespace bundlefast
 

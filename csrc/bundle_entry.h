@@ -60,6 +60,20 @@ std::string ShapeString(const std::vector<int64_t>& shape);
 
 constexpr int kMaxRank = 254;  // TensorShape::MaxDimensions
 
+// --- Encoding (the writer's side of the layouts above) ----------------------
+// Both produce exactly TF's C++ proto3 serialization (FORMAT.md 3.7): fields
+// in number order, default scalars omitted, the shape always present, every
+// dimension emitted, crc32c written unless it is 0, and for a partitioned full
+// entry (non-empty `slices`) only dtype, shape and slices.
+
+// Appends the serialized BundleHeaderProto: num_shards, endianness (only when
+// BIG), version {producer, min_consumer, bad_consumers (packed)}.
+void EncodeBundleHeader(const BundleHeader& header, std::string* dst);
+
+// Appends the serialized BundleEntryProto. `has_crc32c` is ignored: the CRC of
+// an empty payload is Mask(0), never 0, so a non-slice entry always has one.
+void EncodeBundleEntry(const BundleEntry& entry, std::string* dst);
+
 }  // namespace bundlefast
 
 #endif  // BUNDLEFAST_CSRC_BUNDLE_ENTRY_H_

@@ -21,6 +21,7 @@
 #include "coding.h"
 #include "crc32c.h"
 #include "dtype.h"
+#include "key_text.h"
 #include "payload.h"
 #include "payload_overlap.h"
 #include "sigbus_guard.h"
@@ -31,23 +32,6 @@
 namespace bundlefast {
 
 namespace {
-// A key in quotes, control bytes escaped: names may hold NULs (and slice
-// keys always do), which would otherwise cut or garble a message.
-std::string Quoted(std::string_view key) {
-  std::string s = "'";
-  for (const char ch : key) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
-      char buf[5];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      s += buf;
-    } else {
-      s += ch;
-    }
-  }
-  return s + "'";
-}
-
 bool HostIsLittleEndian() {
   const uint16_t one = 1;
   unsigned char first;
@@ -205,9 +189,9 @@ void BundleReader::Close() {
 
 std::string BundleReader::Name(size_t i) const {
   const auto it = slice_owner_.find(i);
-  if (it == slice_owner_.end()) return Quoted(keys_[i]);
+  if (it == slice_owner_.end()) return QuotedKey(keys_[i]);
   const auto [full, j] = it->second;
-  return "slice " + SliceString(entries_[full].slices[j]) + " of " + Quoted(keys_[full]);
+  return "slice " + SliceString(entries_[full].slices[j]) + " of " + QuotedKey(keys_[full]);
 }
 
 std::string BundleReader::Where(size_t i) const { return index_path_ + ": " + Name(i); }

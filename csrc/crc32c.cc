@@ -7,7 +7,13 @@
 // CPU of the target architecture (google/crc32c src/crc32c.cc is the model).
 #include "crc32c.h"
 
-#include <cstring>
+#include <cstdint>
+#include <initializer_list>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include "cpu_features.h"
 #include "crc32c_internal.h"
@@ -24,53 +30,63 @@ namespace crc32c {
 namespace {
 
 using ExtendFn = uint32_t (*)(uint32_t crc, const char* data, size_t n);
+using ExtendCopyFn = uint32_t (*)(uint32_t crc, char* dst, const char* src, size_t n);
 
-// Returns the kernel for `backend`, or nullptr if this binary lacks it or
+// One backend's entry points; both null if this binary lacks the backend or
 // the CPU cannot run it.
-ExtendFn KernelFor(Backend backend) {
+struct Kernel {
+  ExtendFn extend;
+  ExtendCopyFn extend_copy;
+};
+
+constexpr Kernel kPortableKernel = {&ExtendPortable, &ExtendCopyPortable};
+
+Kernel KernelFor(Backend backend) {
   switch (backend) {
     case Backend::kPortable:
-      return &ExtendPortable;
+      return kPortableKernel;
     case Backend::kSse42:
 #if HAVE_SSE42
-      if (CanUseSse42()) return &ExtendSse42;
+      if (CanUseSse42()) return {&ExtendSse42, &ExtendCopySse42};
 #endif
-      return nullptr;
+      return {nullptr, nullptr};
     case Backend::kArm64:
 #if HAVE_ARM64_CRC32C
-      if (CanUseArm64Crc32()) return &ExtendArm64;
+      if (CanUseArm64Crc32()) return {&ExtendArm64, &ExtendCopyArm64};
 #endif
-      return nullptr;
+      return {nullptr, nullptr};
   }
-  return nullptr;
+  return {nullptr, nullptr};
 }
 
-// Every backend's kernel, or nullptr where unavailable, indexed by Backend.
-// The CPU is probed once, on first use: C++11 makes the initialization of a
-// function-local static thread-safe, so concurrent first calls are fine.
+// Every backend's kernel, indexed by Backend. The CPU is probed once, on
+// first use: C++11 makes the initialization of a function-local static
+// thread-safe, so concurrent first calls are fine.
 struct Kernels {
-  ExtendFn fn[3];
+  Kernel k[3];
 };
-ExtendFn Available(Backend backend) {
+Kernel Available(Backend backend) {
   static const Kernels kernels = {{
       KernelFor(Backend::kPortable),
       KernelFor(Backend::kSse42),
       KernelFor(Backend::kArm64),
   }};
   const auto i = static_cast<unsigned>(backend);
-  return i < 3 ? kernels.fn[i] : nullptr;
+  return i < 3 ? kernels.k[i] : Kernel{nullptr, nullptr};
 }
 
 struct Dispatch {
   Backend backend;
-  ExtendFn extend;
+  Kernel kernel;
 };
 
 Dispatch Choose() {
   // At most one hardware kernel exists per architecture, so order is moot.
-  if (ExtendFn fn = Available(Backend::kSse42)) return {Backend::kSse42, fn};
-  if (ExtendFn fn = Available(Backend::kArm64)) return {Backend::kArm64, fn};
-  return {Backend::kPortable, &ExtendPortable};
+  for (Backend b : {Backend::kSse42, Backend::kArm64}) {
+    const Kernel k = Available(b);
+    if (k.extend != nullptr) return {b, k};
+  }
+  return {Backend::kPortable, kPortableKernel};
 }
 
 // The choice is cached the same way; afterwards every Extend() is a load
@@ -80,25 +96,37 @@ const Dispatch& Active() {
   return dispatch;
 }
 
+// The kernel of `backend`, or the portable one if it is unavailable:
+// violating ExtendWith's REQUIRES must not execute an unsupported
+// instruction, and the portable kernel gives the same result.
+Kernel KernelOrPortable(Backend backend) {
+  const Kernel k = Available(backend);
+  return k.extend != nullptr ? k : kPortableKernel;
+}
+
 }  // namespace
 
-uint32_t Extend(uint32_t crc, const char* data, size_t n) { return Active().extend(crc, data, n); }
+bool DestinationMapped(const char* dst, size_t n) {
+#if defined(__linux__)
+  if (n == 0) return false;
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (const char* p : {dst, dst + n - 1}) {
+    unsigned char resident = 0;
+    void* start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) / page * page);
+    if (mincore(start, 1, &resident) != 0 || (resident & 1) == 0) return false;
+  }
+  return true;
+#else
+  (void)dst;
+  (void)n;
+  return false;
+#endif
+}
+
+uint32_t Extend(uint32_t crc, const char* data, size_t n) { return Active().kernel.extend(crc, data, n); }
 
 uint32_t ExtendCopy(uint32_t crc, char* dst, const char* src, size_t n) {
-  // Copy a block, then checksum the copy while it is still in L1: the source
-  // is read from memory once. (A kernel that checksums in registers on the
-  // way may replace this; the contract stays.)
-  constexpr size_t kBlock = 16 << 10;
-  const ExtendFn extend = Active().extend;
-  while (n > 0) {
-    const size_t k = n < kBlock ? n : kBlock;
-    std::memcpy(dst, src, k);
-    crc = extend(crc, dst, k);
-    dst += k;
-    src += k;
-    n -= k;
-  }
-  return crc;
+  return Active().kernel.extend_copy(crc, dst, src, n);
 }
 
 const char* BackendName(Backend backend) {
@@ -113,15 +141,16 @@ const char* BackendName(Backend backend) {
   return "unknown";
 }
 
-bool BackendAvailable(Backend backend) { return Available(backend) != nullptr; }
+bool BackendAvailable(Backend backend) { return Available(backend).extend != nullptr; }
 
 Backend ActiveBackend() { return Active().backend; }
 
 uint32_t ExtendWith(Backend backend, uint32_t crc, const char* data, size_t n) {
-  // Violating the REQUIRES must not execute an unsupported instruction, so an
-  // unavailable backend degrades to the portable kernel (same result).
-  const ExtendFn fn = Available(backend);
-  return fn != nullptr ? fn(crc, data, n) : ExtendPortable(crc, data, n);
+  return KernelOrPortable(backend).extend(crc, data, n);
+}
+
+uint32_t ExtendCopyWith(Backend backend, uint32_t crc, char* dst, const char* src, size_t n) {
+  return KernelOrPortable(backend).extend_copy(crc, dst, src, n);
 }
 
 }  // namespace crc32c

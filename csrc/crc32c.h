@@ -22,7 +22,9 @@ inline uint32_t Value(const char* data, size_t n) { return Extend(0, data, n); }
 // Copies src[0, n) to dst and returns Extend(crc, src, n), in one pass over
 // the bytes: the reader's verify+copy and the writer's copy into its buffer
 // both need the CRC of what they move, and a second pass would read memory
-// twice. REQUIRES: [dst, dst + n) and [src, src + n) do not overlap.
+// twice. Dispatched like Extend: the SSE4.2 kernel stores each word its
+// crc32 instruction loads; the others copy a block and checksum it while it
+// is in L1. REQUIRES: [dst, dst + n) and [src, src + n) do not overlap.
 uint32_t ExtendCopy(uint32_t crc, char* dst, const char* src, size_t n);
 
 // Returns crc32c(A || B) from crc_a = crc32c(A), crc_b = crc32c(B) and
@@ -53,6 +55,8 @@ bool BackendAvailable(Backend backend);
 Backend ActiveBackend();
 // Extend() with an explicit kernel. REQUIRES: BackendAvailable(backend).
 uint32_t ExtendWith(Backend backend, uint32_t crc, const char* data, size_t n);
+// ExtendCopy() with an explicit kernel. REQUIRES: BackendAvailable(backend).
+uint32_t ExtendCopyWith(Backend backend, uint32_t crc, char* dst, const char* src, size_t n);
 
 }  // namespace crc32c
 }  // namespace bundlefast

@@ -32,6 +32,26 @@ uint32_t ExtendPortable(uint32_t crc, const char* data, size_t n);
 uint32_t ExtendSse42(uint32_t crc, const char* data, size_t n);
 uint32_t ExtendArm64(uint32_t crc, const char* data, size_t n);
 
+// The same per kernel for ExtendCopy(): copy src[0, n) to dst and return the
+// CRC of the bytes, reading src once. The SSE4.2 kernel stores each word its
+// crc32 loads; the others copy a block and checksum it while it is in L1.
+uint32_t ExtendCopyPortable(uint32_t crc, char* dst, const char* src, size_t n);
+uint32_t ExtendCopySse42(uint32_t crc, char* dst, const char* src, size_t n);
+uint32_t ExtendCopyArm64(uint32_t crc, char* dst, const char* src, size_t n);
+
+// Whether the pages holding dst[0] and dst[n - 1] are already mapped in
+// (mincore on Linux; false where that cannot be asked). The SSE4.2 copy
+// streams past the cache only into such memory: see kStreamBytes there.
+// Defined in crc32c.cc, which carries no ISA flags.
+bool DestinationMapped(const char* dst, size_t n);
+
+// What ExtendCopyPortable and ExtendCopyArm64 do: copy a block of src, then
+// checksum the copy with `extend` while it is still in L1, block by block.
+// Defined in crc32c_portable.cc (no ISA flags); `extend` is called through
+// the pointer, so no instruction of its kernel leaks into this code.
+uint32_t ExtendCopyBlocked(uint32_t (*extend)(uint32_t, const char*, size_t), uint32_t crc, char* dst,
+                           const char* src, size_t n);
+
 // The hardware kernels hide the instruction's latency (3 cycles, one issued
 // per cycle) by running three independent CRCs over three adjacent blocks of
 // equal size and merging them; each merge costs a couple of dependent table

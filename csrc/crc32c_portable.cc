@@ -6,6 +6,7 @@
 // compile time: no start-up cost, no initialization race, read-only pages.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "crc32c.h"
 #include "crc32c_internal.h"
@@ -124,6 +125,25 @@ uint32_t ExtendPortable(uint32_t crc, const char* data, size_t n) {
   }
   while (p != end) l = t[0][(l ^ *p++) & 0xff] ^ (l >> 8);
   return ~l;
+}
+
+uint32_t ExtendCopyBlocked(uint32_t (*extend)(uint32_t, const char*, size_t), uint32_t crc, char* dst,
+                           const char* src, size_t n) {
+  // 16 KiB: fits L1 next to the tables and the source's prefetched lines.
+  constexpr size_t kBlock = 16 << 10;
+  while (n > 0) {
+    const size_t k = n < kBlock ? n : kBlock;
+    std::memcpy(dst, src, k);
+    crc = extend(crc, dst, k);
+    dst += k;
+    src += k;
+    n -= k;
+  }
+  return crc;
+}
+
+uint32_t ExtendCopyPortable(uint32_t crc, char* dst, const char* src, size_t n) {
+  return ExtendCopyBlocked(&ExtendPortable, crc, dst, src, n);
 }
 
 // The pre- and post-inversion of A's CRC cancel against B's, so finished CRCs

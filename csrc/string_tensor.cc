@@ -91,4 +91,21 @@ Status DecodeStringTensor(const char* data, uint64_t size, uint64_t n, bool big_
   return Status::OK();
 }
 
+// --- Encoding ---------------------------------------------------------------
+
+uint32_t EncodeStringTensorHead(const std::vector<uint64_t>& lengths, bool big_endian, std::string* head) {
+  std::vector<StringRef> refs;
+  refs.reserve(lengths.size());
+  for (const uint64_t length : lengths) {
+    PutVarint64(head, length);
+    refs.push_back(StringRef{0, length});
+  }
+  const uint32_t lengths_crc = LengthChecksum(refs, big_endian);
+  char stored[4];
+  const uint32_t masked = crc32c::Mask(lengths_crc);
+  big_endian ? EncodeFixed32BigEndian(stored, masked) : EncodeFixed32(stored, masked);
+  head->append(stored, 4);
+  return crc32c::Extend(lengths_crc, stored, 4);
+}
+
 }  // namespace bundlefast

@@ -3,6 +3,7 @@
 #define BUNDLEFAST_CSRC_STRING_TENSOR_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "status.h"
@@ -28,6 +29,16 @@ struct StringRef {
 // or kChecksumMismatch, message without file context (the caller adds it).
 Status DecodeStringTensor(const char* data, uint64_t size, uint64_t n, bool big_endian, bool verify,
                           uint32_t masked_entry_crc, std::vector<StringRef>* out);
+
+// --- Encoding ---------------------------------------------------------------
+
+// Appends the head of the payload of a string tensor whose elements have
+// `lengths`: every length as a varint64, then the masked length checksum in
+// the writer's byte order. Returns the entry CRC so far (the length checksum
+// extended over its 4 stored bytes); the caller extends it over the string
+// bytes, written right after the head in element order, and stores Mask(crc).
+// The payload size is head->size() (what was appended) + the sum of lengths.
+uint32_t EncodeStringTensorHead(const std::vector<uint64_t>& lengths, bool big_endian, std::string* head);
 
 }  // namespace bundlefast
 

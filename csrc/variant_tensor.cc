@@ -75,4 +75,22 @@ Status DecodeVariantTensor(const char* data, uint64_t size, uint64_t n, bool ver
   return Status::OK();
 }
 
+// --- Encoding ---------------------------------------------------------------
+
+uint32_t EncodeVariantTensor(const std::vector<std::string_view>& elements, std::string* dst) {
+  uint32_t crc = 0;
+  char fixed[8];
+  for (const std::string_view element : elements) {
+    PutVarint64(dst, element.size());
+    EncodeFixed64(fixed, element.size());  // the CRC sees the length as 8 bytes, always
+    crc = crc32c::Extend(crc, fixed, 8);
+    crc = crc32c::Extend(crc, element.data(), element.size());
+    dst->append(element.data(), element.size());
+    EncodeFixed32(fixed, crc32c::Mask(crc));
+    dst->append(fixed, 4);
+    crc = crc32c::Extend(crc, fixed, 4);
+  }
+  return crc32c::Mask(crc);
+}
+
 }  // namespace bundlefast

@@ -3,6 +3,8 @@
 #define BUNDLEFAST_CSRC_VARIANT_TENSOR_H_
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "status.h"
@@ -24,6 +26,13 @@ namespace bundlefast {
 // context (the caller adds it).
 Status DecodeVariantTensor(const char* data, uint64_t size, uint64_t n, bool verify, uint32_t masked_entry_crc,
                            std::vector<StringRef>* out);
+
+// --- Encoding ---------------------------------------------------------------
+
+// Appends the little-endian payload of a variant tensor whose elements are
+// the serialized VariantTensorDataProtos `elements`, and returns the entry's
+// masked CRC (the running CRC after the last element checksum).
+uint32_t EncodeVariantTensor(const std::vector<std::string_view>& elements, std::string* dst);
 
 }  // namespace bundlefast
 

@@ -18,7 +18,7 @@ from tf_oracle import DATA_DIR
 
 import bundlefast
 import tf_oracle
-from bundlefast import _prefix
+from bundlefast import _prefix, _state_file
 from bundlefast._prefix import StateFileError, parse_checkpoint_state, resolve_prefix
 from bundlefast.errors import CorruptionError, UnsupportedError
 
@@ -330,7 +330,7 @@ def test_c_unescape_matches_protobuf(text):
         except (ValueError, LookupError):
             expected = None
     try:
-        got: bytes | None = _prefix._c_unescape(text)
+        got: bytes | None = _state_file._c_unescape(text)
     except (ValueError, LookupError):
         got = None
     assert got == expected, text

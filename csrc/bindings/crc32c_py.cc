@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "byte_view.h"
 #include "crc32c.h"
 
 namespace py = pybind11;
@@ -27,26 +28,6 @@ using crc32c::Backend;
 // keep the GIL.
 constexpr size_t kReleaseGilBytes = 64 * 1024;
 
-// A read-only, C-contiguous byte view of any buffer-protocol object
-// (PyBUF_SIMPLE refuses non-contiguous ones with BufferError). Holding the
-// view keeps the exporter alive and, for bytearray, un-resizable, so the bytes
-// stay put while the GIL is released. Construct and destroy with the GIL held.
-class ByteView {
- public:
-  explicit ByteView(const py::buffer& obj) {
-    if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
-  }
-  ~ByteView() { PyBuffer_Release(&view_); }
-  ByteView(const ByteView&) = delete;
-  ByteView& operator=(const ByteView&) = delete;
-
-  const char* data() const { return static_cast<const char*>(view_.buf); }
-  size_t size() const { return static_cast<size_t>(view_.len); }
-
- private:
-  Py_buffer view_;
-};
-
 // Extends `crc` over the bytes of `obj` with kernel `backend`, or with the
 // dispatcher's choice when `backend` is null.
 uint32_t ExtendBuffer(const py::buffer& obj, uint32_t crc, const Backend* backend) {
@@ -60,7 +41,45 @@ uint32_t ExtendBuffer(const py::buffer& obj, uint32_t crc, const Backend* backen
   return run();
 }
 
+// Copies `src` into `dst` (same length, not overlapping) and returns the CRC
+// of the bytes, with ExtendCopy's kernel `backend` or the dispatcher's.
+uint32_t ExtendCopyBuffer(const py::buffer& dst_obj, const py::buffer& src_obj, uint32_t crc,
+                          const Backend* backend) {
+  ByteView dst(dst_obj, /*writable=*/true);
+  ByteView src(src_obj);
+  if (dst.size() != src.size()) {
+    throw py::value_error("dst has " + std::to_string(dst.size()) + " bytes, src " + std::to_string(src.size()) +
+                          ": they must be the same size");
+  }
+  const auto lo = reinterpret_cast<uintptr_t>(src.data());
+  const auto d = reinterpret_cast<uintptr_t>(dst.data());
+  if (src.size() > 0 && d < lo + src.size() && lo < d + dst.size()) {
+    throw py::value_error("dst and src overlap");
+  }
+  auto run = [&] {
+    return backend != nullptr ? crc32c::ExtendCopyWith(*backend, crc, dst.mutable_data(), src.data(), src.size())
+                              : crc32c::ExtendCopy(crc, dst.mutable_data(), src.data(), src.size());
+  };
+  if (src.size() < kReleaseGilBytes) return run();
+  py::gil_scoped_release release;
+  return run();
+}
+
 constexpr Backend kAllBackends[] = {Backend::kPortable, Backend::kSse42, Backend::kArm64};
+
+// The backend named `impl`, nullptr for "auto"; ValueError if unknown or
+// unavailable here.
+const Backend* BackendNamed(const std::string& impl) {
+  if (impl == "auto") return nullptr;
+  for (const Backend& b : kAllBackends) {
+    if (impl != crc32c::BackendName(b)) continue;
+    if (!crc32c::BackendAvailable(b)) {
+      throw py::value_error("CRC32C backend '" + impl + "' is not available in this build or on this CPU");
+    }
+    return &b;
+  }
+  throw py::value_error("unknown CRC32C backend '" + impl + "' (expected auto, portable, sse42 or arm64)");
+}
 
 }  // namespace
 
@@ -94,20 +113,19 @@ void RegisterCrc32c(py::module_& m) {
   m.def(
       "_crc32c_extend",
       [](const py::buffer& data, uint32_t crc, const std::string& impl) {
-        if (impl == "auto") return ExtendBuffer(data, crc, nullptr);
-        for (Backend b : kAllBackends) {
-          if (impl != crc32c::BackendName(b)) continue;
-          if (!crc32c::BackendAvailable(b)) {
-            throw py::value_error("CRC32C backend '" + impl +
-                                  "' is not available in this build or on this CPU");
-          }
-          return ExtendBuffer(data, crc, &b);
-        }
-        throw py::value_error("unknown CRC32C backend '" + impl +
-                              "' (expected auto, portable, sse42 or arm64)");
+        return ExtendBuffer(data, crc, BackendNamed(impl));
       },
       py::arg("data"), py::arg("crc") = 0, py::arg("impl") = "auto",
       "Test hook: crc32c(data, crc) computed by kernel `impl`.");
+  m.def(
+      "_crc32c_copy",
+      [](const py::buffer& dst, const py::buffer& src, uint32_t crc, const std::string& impl) {
+        return ExtendCopyBuffer(dst, src, crc, BackendNamed(impl));
+      },
+      py::arg("dst"), py::arg("src"), py::arg("crc") = 0, py::arg("impl") = "auto",
+      "Test hook: copy src into dst (writable, same size, not overlapping) and return\n"
+      "crc32c(src, crc), in one pass, with kernel `impl` (crc32c::ExtendCopy).\n"
+      "Releases the GIL for large buffers.");
   m.def(
       "_crc32c_backends",
       [] {

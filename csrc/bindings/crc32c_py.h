@@ -9,8 +9,8 @@ namespace bindings {
 
 // Adds to `m`: crc32c(data, value=0), masked_crc32c(data), mask_crc32c(crc),
 // unmask_crc32c(masked), crc32c_combine(crc_a, crc_b, len_b), and the test
-// hooks _crc32c_extend(data, crc=0, impl="auto"), _crc32c_backends() and
-// _crc32c_active(). `data` is any C-contiguous buffer-protocol object; the GIL
+// hooks _crc32c_extend(data, crc=0, impl="auto"), _crc32c_copy(dst, src,
+// crc=0, impl="auto"), _crc32c_backends() and _crc32c_active(). `data` is any C-contiguous buffer-protocol object; the GIL
 // is released while large buffers are checksummed. Thread-safe.
 void RegisterCrc32c(pybind11::module_& m);
 

@@ -4,6 +4,7 @@
 #include "crc32c_py.h"
 #include "errors.h"
 #include "reader_py.h"
+#include "writer_py.h"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "bundlefast C++ core (private: use the bundlefast package)";
@@ -11,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
   bundlefast::bindings::RegisterErrors(m);
   bundlefast::bindings::RegisterCrc32c(m);
   bundlefast::bindings::RegisterReader(m);
+  bundlefast::bindings::RegisterWriter(m);
 }

@@ -36,6 +36,8 @@ from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
 from ._restore import RestoreError, RestoreReport, restore
 from ._slicing import LazyTensor
+from ._state_file import update_checkpoint_state
+from ._writer import Writer, save
 from .errors import (
     BundleError,
     ChecksumError,
@@ -78,6 +80,7 @@ __all__ = [
     "TensorInfo",
     "TensorNotFoundError",
     "UnsupportedError",
+    "Writer",
     "__version__",
     "checkpoints_iterator",
     "compat",
@@ -96,7 +99,9 @@ __all__ = [
     "open",
     "resolve_prefix",
     "restore",
+    "save",
     "unmask_crc32c",
+    "update_checkpoint_state",
 ]
 
 

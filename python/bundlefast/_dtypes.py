@@ -89,3 +89,8 @@ def numpy_dtype(enum: int) -> Any:
 def tf_name(enum: int) -> str:
     """TF's Python name of a DataType value ('float32', 'qint8', ...)."""
     return _SPEC[enum][0] if enum in _SPEC else f"dtype_{enum}"
+
+
+def needs_ml_dtypes(enum: int) -> bool:
+    """True if the NumPy type of a DataType value comes from ml_dtypes (bfloat16, ...)."""
+    return enum in _SPEC and (_SPEC[enum][1] or "").startswith("ml:")

@@ -14,24 +14,27 @@ Names are taken literally. Unlike TensorFlow we never glob, so prefixes containi
 ``[``, ``*`` or ``?`` work. V1 checkpoints (TensorSliceReader tables) are recognised
 and refused with :class:`~bundlefast.UnsupportedError`.
 
-This module also parses the ``checkpoint`` state file (a text-format
-``CheckpointState`` proto), with the same rules as the protobuf Python parser TF
-uses (``text_format.Merge``): comments, ``[a, b]`` lists, adjacent string
-concatenation, C escapes, and ``,``/``;`` separators.
+The ``checkpoint`` state file itself is read and written by :mod:`._state_file`;
+its names are re-exported here for the modules that import them from this one.
 """
 
 from __future__ import annotations
 
 import difflib
 import errno
-import logging
 import os
 import re
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BundleFileNotFoundError, CorruptionError, UnsupportedError
+from ._state_file import (
+    STATE_FILENAME,
+    CheckpointState,
+    StateFileError,
+    get_checkpoint_state,
+    parse_checkpoint_state,
+    read_state_file,
+)
+from .errors import BundleFileNotFoundError, UnsupportedError
 
 __all__ = [
     "CheckpointState",
@@ -43,292 +46,11 @@ __all__ = [
     "resolve_prefix",
 ]
 
-_log = logging.getLogger("bundlefast")
-
-STATE_FILENAME = "checkpoint"
 _DATA_SUFFIX = re.compile(r"\.data-\d{5,}-of-\d{5,}$")
 # TF1 Saver(sharded=True, write_version=V1) names its checkpoint "P-?????-of-0000N".
 _V1_SHARD_PATTERN = re.compile(r"-\?{5}-of-(\d{5,})$")
 _SSTABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 _MAX_LISTED = 10
-
-
-# --------------------------------------------------------------------------------------
-# The `checkpoint` state file (CheckpointState text proto, FORMAT.md 10.2)
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class CheckpointState:
-    """The fields of a ``CheckpointState`` proto, with the proto's field names."""
-
-    model_checkpoint_path: str = ""
-    all_model_checkpoint_paths: list[str] = field(default_factory=list)
-    all_model_checkpoint_timestamps: list[float] = field(default_factory=list)
-    last_preserved_timestamp: float = 0.0
-
-
-class StateFileError(CorruptionError):
-    """A ``checkpoint`` state file that is not a valid ``CheckpointState`` text proto."""
-
-
-_STRING_FIELDS = ("model_checkpoint_path", "all_model_checkpoint_paths")
-_FLOAT_FIELDS = ("all_model_checkpoint_timestamps", "last_preserved_timestamp")
-_REPEATED = ("all_model_checkpoint_paths", "all_model_checkpoint_timestamps")
-
-# The protobuf Python tokenizer's token grammar; tokens never span lines.
-_TOKEN = re.compile(
-    r"[a-zA-Z_][0-9a-zA-Z_+-]*"
-    r"|(?:[0-9+-]|\.[0-9])[0-9a-zA-Z_.+-]*"
-    r"|\"[^\"\n\\]*(?:(?:\\.)+[^\"\n\\]*)*(?:\"|\\?$)"
-    r"|'[^'\n\\]*(?:(?:\\.)+[^'\n\\]*)*(?:'|\\?$)"
-)
-_SKIP = re.compile(r"(?:\s|#.*$)+")
-_IDENTIFIER = re.compile(r"\w+")
-_FLOAT_OCTAL = re.compile(r"-?0[0-9]+")
-_FLOAT_INF = re.compile(r"-?inf(?:inity)?f?$", re.IGNORECASE)
-_FLOAT_NAN = re.compile(r"nanf?$", re.IGNORECASE)
-_ONE_DIGIT_HEX = re.compile(r"(\\+)x([0-9a-fA-F])(?![0-9a-fA-F])")
-_SIMPLE_ESCAPES = {
-    "\n": "", "\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n",
-    "r": "\r", "t": "\t", "v": "\v",
-}
-
-
-class _Tokens:
-    """A line-based tokenizer with the protobuf text-format token rules."""
-
-    def __init__(self, text: str) -> None:
-        self._lines = text.split("\n")
-        self.line = 0
-        self.column = 0
-        self.token = ""
-        self._advance()
-
-    def _advance(self) -> None:
-        while self.line < len(self._lines):
-            current = self._lines[self.line]
-            skip = _SKIP.match(current, self.column)
-            if skip:
-                self.column = skip.end()
-            if self.column < len(current):
-                m = _TOKEN.match(current, self.column)
-                self.token = m.group(0) if m else current[self.column]
-                return
-            self.line += 1
-            self.column = 0
-        self.line = max(len(self._lines) - 1, 0)  # at the end: report errors there
-        self.column = len(self._lines[self.line]) if self._lines else 0
-        self.token = ""
-
-    def next(self) -> None:
-        self.column += len(self.token)
-        self._advance()
-
-    def try_consume(self, token: str) -> bool:
-        if self.token == token:
-            self.next()
-            return True
-        return False
-
-    def consume(self, token: str) -> None:
-        if not self.try_consume(token):
-            raise self.error(f"expected {token!r}, found {self.token or 'end of file'!r}")
-
-    def error(self, message: str, at: tuple[int, int] | None = None) -> StateFileError:
-        line, column = at or (self.line, self.column)
-        return StateFileError(f"line {line + 1}, column {column + 1}: {message}")
-
-
-def _c_unescape(text: str) -> bytes:
-    """C-unescape the inside of a text-format string literal, as protobuf's Python
-    ``text_encoding.CUnescape`` does (unknown escapes such as ``\\q`` stay as written)."""
-    text = _ONE_DIGIT_HEX.sub(lambda m: m.group(1) + "x0" + m.group(2) if len(m.group(1)) % 2 else m.group(0), text)
-    text = text.encode("raw_unicode_escape").decode("raw_unicode_escape")  # \uXXXX, \UXXXXXXXX
-    data = text.encode("utf-8").decode("latin-1")
-    out: list[str] = []
-    i, n = 0, len(data)
-    while i < n:
-        c = data[i]
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 >= n:
-            raise ValueError("\\ at end of string")
-        e = data[i + 1]
-        i += 2
-        if e in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[e])
-        elif "0" <= e <= "7":
-            j = i
-            while j < n and j < i + 2 and "0" <= data[j] <= "7":
-                j += 1
-            out.append(chr(int(e + data[i:j], 8)))
-            i = j
-        elif e in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[e]
-            digits = data[i : i + width]
-            if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
-                raise ValueError(f"truncated \\{e} escape")
-            code = int(digits, 16)
-            if code > 0x10FFFF:
-                raise ValueError("illegal Unicode character")
-            out.append(chr(code))
-            i += width
-        elif e == "N":
-            end = data.find("}", i)
-            if i >= n or data[i] != "{" or end < 0:
-                raise ValueError("malformed \\N character escape")
-            out.append(unicodedata.lookup(data[i + 1 : end]))
-            i = end + 1
-        else:
-            out.append("\\" + e)
-    return "".join(out).encode("latin-1")
-
-
-def _consume_string(tok: _Tokens) -> str:
-    start = (tok.line, tok.column)
-    parts: list[bytes] = []
-    while True:
-        text = tok.token
-        if not text or text[0] not in "'\"":
-            if parts:
-                break
-            raise tok.error(f"expected a string, found {text or 'end of file'!r}")
-        if len(text) < 2 or text[-1] != text[0]:
-            raise tok.error(f"string missing its ending quote: {text!r}")
-        try:
-            parts.append(_c_unescape(text[1:-1]))
-        except (ValueError, LookupError) as err:
-            raise tok.error(f"bad escape in string {text!r}: {err}") from None
-        tok.next()
-    try:
-        return b"".join(parts).decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise tok.error(f"string is not valid UTF-8: {err}", start) from None
-
-
-def _parse_float(text: str) -> float:
-    if _FLOAT_OCTAL.match(text):
-        raise ValueError(f"invalid octal float: {text}")
-    try:
-        return float(text)
-    except ValueError:
-        if _FLOAT_INF.match(text):
-            return float("-inf") if text[0] == "-" else float("inf")
-        if _FLOAT_NAN.match(text):
-            return float("nan")
-        try:
-            return float(text.rstrip("fF"))
-        except ValueError:
-            raise ValueError(f"couldn't parse float: {text!r}") from None
-
-
-def _consume_float(tok: _Tokens) -> float:
-    try:
-        value = _parse_float(tok.token)
-    except ValueError as err:
-        raise tok.error(str(err)) from None
-    tok.next()
-    return value
-
-
-def parse_checkpoint_state(text: str) -> CheckpointState:
-    """Parse the text of a ``checkpoint`` state file (no path joining, no checks).
-
-    Follows protobuf's ``text_format.Merge``: unknown fields are errors, a repeated
-    ``model_checkpoint_path`` keeps the last value.
-
-    Raises:
-        StateFileError: the text is not a ``CheckpointState`` text proto; the message
-            gives the line and column.
-    """
-    state = CheckpointState()
-    tok = _Tokens(text)
-    while tok.token:
-        name = tok.token
-        if not _IDENTIFIER.fullmatch(name) or name not in _STRING_FIELDS + _FLOAT_FIELDS:
-            raise tok.error(f"CheckpointState has no field named {name!r}")
-        tok.next()
-        tok.consume(":")
-        parse = _consume_string if name in _STRING_FIELDS else _consume_float
-        values: list[str | float] = []
-        if name in _REPEATED and tok.try_consume("["):
-            if not tok.try_consume("]"):
-                while True:
-                    values.append(parse(tok))
-                    if tok.try_consume("]"):
-                        break
-                    tok.consume(",")
-        else:
-            values.append(parse(tok))
-        if name in _REPEATED:
-            getattr(state, name).extend(values)
-        elif values:
-            setattr(state, name, values[-1])
-        if not tok.try_consume(","):
-            tok.try_consume(";")
-    return state
-
-
-def read_state_file(path: str | os.PathLike[str]) -> CheckpointState:
-    """Read and parse a ``checkpoint`` state file (no path joining).
-
-    Raises:
-        OSError: the file cannot be read.
-        StateFileError: it is not valid UTF-8 or not a ``CheckpointState`` text proto;
-            the message names the file.
-    """
-    data = Path(path).read_bytes()
-    try:
-        return parse_checkpoint_state(data.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise StateFileError(f"{os.fspath(path)}: not UTF-8 text ({err})") from None
-    except StateFileError as err:
-        raise StateFileError(f"{os.fspath(path)}: not a CheckpointState text proto: {err}") from None
-
-
-def get_checkpoint_state(
-    checkpoint_dir: str | os.PathLike[str], latest_filename: str | None = None
-) -> CheckpointState | None:
-    """``tf.train.get_checkpoint_state``: the state file of ``checkpoint_dir``, with
-    relative paths joined onto ``checkpoint_dir`` (``os.path.join``, as TF does).
-
-    Returns None, logging a warning, when the file is missing, unreadable or does not
-    parse.
-
-    Raises:
-        ValueError: the state file has an empty ``model_checkpoint_path`` (TF's message:
-            ``Invalid checkpoint state loaded from <dir>``). Also raised, as TF does, when
-            the file is not UTF-8.
-    """
-    directory = os.fsdecode(checkpoint_dir)
-    path = os.path.join(directory, latest_filename or STATE_FILENAME)
-    if not os.path.exists(path):
-        return None
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        _log.warning("%s: %s; checkpoint state ignored", path, err)
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:  # TF lets this UnicodeDecodeError (a ValueError) escape
-        raise ValueError(f"{path}: not UTF-8 text ({err})") from None
-    try:
-        state = parse_checkpoint_state(text)
-    except StateFileError as err:
-        _log.warning("%s: %s; checkpoint state ignored", path, err)
-        return None
-    if not state.model_checkpoint_path:
-        raise ValueError("Invalid checkpoint state loaded from " + directory)
-    if not os.path.isabs(state.model_checkpoint_path):
-        state.model_checkpoint_path = os.path.join(directory, state.model_checkpoint_path)
-    state.all_model_checkpoint_paths = [
-        p if os.path.isabs(p) else os.path.join(directory, p) for p in state.all_model_checkpoint_paths
-    ]
-    return state
 
 
 def checkpoint_files_exist(prefix: str) -> bool:

@@ -311,7 +311,7 @@ def random_checkpoint_tensors(seed: int, target_bytes: int = 100_000) -> dict:
 # --------------------------------------------------------------------------------------
 
 
-def case_keras_tf2(out: Path) -> None:
+def case_keras_tf2(out: Path, steps: int = 1) -> None:
     """Keras 3 (what tf.keras is in TF 2.21) functional model + Adam, one step,
     saved with tf.train.Checkpoint(model=..., optimizer=...)."""
     tf = _tf()
@@ -327,8 +327,20 @@ def case_keras_tf2(out: Path) -> None:
     opt = keras.optimizers.Adam(learning_rate=1e-2)
     model.compile(optimizer=opt, loss="mse")
     rng = np.random.default_rng(1)
-    model.train_on_batch(rng.integers(0, 20, (8, 5)).astype("int32"), rng.standard_normal((8, 2)).astype("float32"))
-    tf.train.Checkpoint(model=model, optimizer=opt).save(str(out / "ckpt"))
+    batch = rng.integers(0, 20, (8, 5)).astype("int32"), rng.standard_normal((8, 2)).astype("float32")
+    for _ in range(steps):
+        model.train_on_batch(*batch)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
+    if steps == 1:
+        ckpt.save(str(out / "ckpt"))
+    else:
+        ckpt.write(str(out / f"ckpt-{steps}"))
+
+
+def case_keras_tf2_step2(out: Path) -> None:
+    """``keras_tf2`` trained one step further (``ckpt-2``): same names, other values, for
+    ``bundlefast diff`` (tests/test_cli_diff.py)."""
+    case_keras_tf2(out, steps=2)
 
 
 def case_tf2_slots(out: Path) -> None:
@@ -644,7 +656,9 @@ RESTORE_CASES: dict[str, Callable[[Path], None]] = {
     "meta_tf1": case_meta_tf1,
     "keras_restore": case_keras_restore,
 }
-CASES = {**CORE_CASES, **LATER_CASES, **RESTORE_CASES}
+#: cases for the command line's tests (tests/test_cli*.py)
+CLI_CASES: dict[str, Callable[[Path], None]] = {"keras_tf2_step2": case_keras_tf2_step2}
+CASES = {**CORE_CASES, **LATER_CASES, **RESTORE_CASES, **CLI_CASES}
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,221 @@
+"""Writer benchmark: bundlefast.save against TensorFlow's SaveV2 and against a
+write-plus-CRC roofline, measured in the same run (ratios, not absolute times).
+
+    python benchmarks/bench_write.py            # BERT-base (440 MB, 207 tensors), 50k small tensors
+    python benchmarks/bench_write.py --quick    # small versions, about a minute
+
+For each workload the arrays are generated once (benchmarks/workloads.py, same seed in
+every process) and saved to a fresh prefix per repeat; the median of the repeats is
+reported. Rows:
+
+* ``bf.save``: ``bundlefast.save(alignment=1, sync=False)``, the same bytes and the same
+  durability as SaveV2 (which does not fsync);
+* ``bf.save(a64)``: the default alignment, no fsync;
+* ``bf.save(sync)``: the default call (alignment 64, fsync of files and directory);
+* ``tf.SaveV2``: ``io_ops.save_v2`` in a child process (TensorFlow is never imported
+  here), tensors converted to ``tf.constant`` before timing;
+* ``roof write``: the same payload bytes with one ``os.write`` per tensor into one file;
+* ``roof write+crc``: the same plus CRC32C of every tensor (bundlefast's kernel).
+
+All run on one thread: the writer copies and checksums on the calling thread, SaveV2
+writes from one thread, and the roofline is single-threaded (``BUNDLEFAST_NUM_THREADS``
+and TF's thread pools are set to 1 in every process).
+
+Peak memory: a child process generates the arrays, resets its RSS high-water mark
+(``/proc/self/clear_refs``), saves, and reports the peak RSS growth; the target is at
+most 64 MiB over the data the caller holds. Linux only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import workloads
+
+os.environ["BUNDLEFAST_NUM_THREADS"] = "1"
+
+
+def _arrays(name: str) -> dict:
+    return dict(workloads.arrays(workloads.WORKLOADS[name]()))
+
+
+def _fresh(work: Path, tag: str, i: int) -> str:
+    d = work / f"{tag}-{i}"
+    d.mkdir(parents=True, exist_ok=True)
+    return str(d / "ckpt")
+
+
+# -------------------------------------------------------------------- in-process rows
+
+
+def bench_bundlefast(name: str, work: Path, repeat: int) -> dict[str, list[float]]:
+    import bundlefast
+
+    tensors = _arrays(name)
+    rows = {
+        "bf.save": lambda i: bundlefast.save(_fresh(work, "bf", i), tensors, alignment=1, sync=False),
+        "bf.save(a64)": lambda i: bundlefast.save(_fresh(work, "bf64", i), tensors, sync=False),
+        "bf.save(sync)": lambda i: bundlefast.save(_fresh(work, "bfsync", i), tensors),
+        "roof write": lambda i: _roofline(tensors, _fresh(work, "w", i), crc=False),
+        "roof write+crc": lambda i: _roofline(tensors, _fresh(work, "wc", i), crc=True),
+    }
+    times: dict[str, list[float]] = {row: [] for row in rows}
+    for i in range(repeat):  # interleaved, so drift in machine load hits every row alike
+        for row, fn in rows.items():
+            start = time.perf_counter()
+            fn(i)
+            times[row].append(time.perf_counter() - start)
+            _clear(work)
+    return times
+
+
+def _clear(work: Path) -> None:
+    """Delete what a repeat wrote and flush dirty pages (untimed), so every run starts
+    from the same page-cache state: otherwise a run can be throttled by the writeback
+    of the one before it, and which row that hits is luck."""
+    for d in work.iterdir():
+        for f in d.iterdir():
+            f.unlink()
+    os.sync()
+
+
+def _roofline(tensors: dict, prefix: str, crc: bool) -> int:
+    from bundlefast import _core
+
+    total = 0
+    fd = os.open(prefix + ".data", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        for a in tensors.values():
+            view = memoryview(a.reshape(-1).view("u1"))
+            if crc:
+                total ^= _core.crc32c(view)
+            os.write(fd, view)
+    finally:
+        os.close(fd)
+    return total
+
+
+# -------------------------------------------------------------------- child processes
+
+
+def _tf_child(name: str, work: str, repeat: int) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow.python.ops import io_ops
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tensors = _arrays(name)
+    names = list(tensors)
+    constants = [tf.constant(tensors[n]) for n in names]
+    specs = [""] * len(names)
+    times = []
+    for i in range(repeat):
+        start = time.perf_counter()
+        io_ops.save_v2(_fresh(Path(work), "tf", i), names, specs, constants)
+        times.append(time.perf_counter() - start)
+        _clear(Path(work))
+    print(json.dumps({"tf.SaveV2": times}))
+
+
+def _status() -> dict[str, int]:
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "RssAnon"):
+                out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def _memory_child(name: str, work: str) -> None:
+    import bundlefast
+    import numpy as np
+
+    tensors = _arrays(name)
+    data = sum(a.nbytes for a in tensors.values())
+    bundlefast.save(_fresh(Path(work), "warm", 0), {"x": np.zeros(1)})  # import-time allocations
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # VmHWM := VmRSS
+    before = _status()
+    bundlefast.save(_fresh(Path(work), "mem", 0), tensors)
+    after = _status()
+    print(json.dumps({"data": data, "peak_growth": after["VmHWM"] - before["VmRSS"],
+                      "anon_after": after["RssAnon"] - before["RssAnon"]}))
+
+
+def _child(args: list[str]) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, __file__, *args], env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -------------------------------------------------------------------- report
+
+
+def run(name: str, repeat: int, work: Path) -> dict:
+    times = bench_bundlefast(name, work, repeat)
+    times.update(_child(["--tf-child", name, str(work), str(repeat)]))
+    medians = {row: statistics.median(ts) for row, ts in times.items()}
+    memory = _child(["--memory-child", name, str(work)])
+    return {"medians": medians, "memory": memory}
+
+
+def table(results: dict[str, dict]) -> str:
+    lines = []
+    for name, r in results.items():
+        m = r["medians"]
+        mem = r["memory"]
+        lines.append(f"{name}: {workloads.DESCRIPTIONS[name]}, {mem['data'] / 1e6:.0f} MB")
+        lines.append(f"  {'row':<16}{'median':>10}{'vs SaveV2':>11}{'vs write+crc':>14}")
+        for row, t in m.items():
+            lines.append(
+                f"  {row:<16}{t * 1000:>8.1f}ms{m['tf.SaveV2'] / t:>10.2f}x{m['roof write+crc'] / t:>13.2f}x"
+            )
+        lines.append(
+            f"  peak RSS growth during save: {mem['peak_growth'] / 2**20:.1f} MiB "
+            f"(target <= 64 MiB over the {mem['data'] / 2**20:.0f} MiB the caller holds); "
+            f"anonymous memory kept: {mem['anon_after'] / 2**20:.1f} MiB"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--tf-child"]:
+        _tf_child(argv[1], argv[2], int(argv[3]))
+        return 0
+    if argv[:1] == ["--memory-child"]:
+        _memory_child(argv[1], argv[2])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small workloads, about a minute")
+    ap.add_argument("--repeat", type=int, default=None, help="repeats per row (default 5, --quick 3)")
+    ap.add_argument("--work-dir", type=Path, default=None, help="where to write (default: a temp dir)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args(argv)
+    names = ["bert-quick", "many-quick"] if args.quick else ["bert", "many"]
+    repeat = args.repeat or (3 if args.quick else 5)
+    results = {}
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
+        for name in names:
+            results[name] = run(name, repeat, Path(tmp) / name)
+            print(table({name: results[name]}), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

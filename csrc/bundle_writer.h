@@ -1,0 +1,143 @@
+// bundlefast: BundleWriter, which writes a checkpoint (P.index + data shards)
+// that TensorFlow reads back bit for bit, and replaces an existing one safely.
+#ifndef BUNDLEFAST_CSRC_BUNDLE_WRITER_H_
+#define BUNDLEFAST_CSRC_BUNDLE_WRITER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bundle_entry.h"
+#include "file_writer.h"
+#include "slices.h"
+#include "status.h"
+
+namespace bundlefast {
+
+struct BundleWriterOptions {
+  // Payloads start at multiples of this many bytes (zero padding, counted in
+  // neither size nor CRC). 1 packs them as TF's SaveV2 does.
+  uint64_t alignment = 1;
+  // A new shard starts before a payload that would take the current one past
+  // this many bytes (a payload bigger than the limit gets a shard of its own).
+  // 0: everything in one shard.
+  uint64_t max_shard_bytes = 0;
+  // Payload bytes are copied (and checksummed) into a buffer of this size,
+  // written with one call when full: the writer's only memory that grows with
+  // the data is this buffer, whatever the checkpoint's size.
+  size_t buffer_bytes = size_t{1} << 20;
+  // fsync every file and the directory before the commit point (and the
+  // directory after it). Off only for benchmarks and throwaway checkpoints.
+  bool sync = true;
+};
+
+// A tensor as the writer takes it. Fixed-width dtypes: `data` holds the
+// row-major element bytes (`nbytes` of them) in host byte order. STRING and
+// VARIANT: `elements` views each element's bytes (a serialized
+// VariantTensorDataProto for VARIANT). The memory must stay valid during the
+// Add call only: the writer copies it out before returning.
+struct TensorValue {
+  int32_t dtype = 0;
+  std::vector<int64_t> shape;
+  const char* data = nullptr;
+  uint64_t nbytes = 0;
+  std::vector<std::string_view> elements;
+};
+
+// Writes tensors as they are added (payloads in add order, CRC32C computed
+// while copying), then the index in key order at Finish(). Nothing appears
+// under the final names before Finish(); a writer destroyed or aborted before
+// then removes its temporary files.
+//
+// Commit protocol (Finish):
+//   1. data shards and then the index are written to temp names and fsync'ed;
+//   2. the old P.index (if any) is removed and the directory fsync'ed: from
+//      here a reader finds no checkpoint at P, never a mix of old and new;
+//   3. data shards are renamed to their final names, directory fsync'ed;
+//   4. the index is renamed to P.index: the commit point; directory fsync'ed;
+//   5. leftovers are removed: temp files of earlier, interrupted saves of P
+//      and data shards of the old checkpoint that the new one does not use.
+// A process killed before step 2 leaves the old checkpoint intact; killed in
+// steps 2-3, no checkpoint at P (a clear not-found); after step 4, the new one.
+// One writer per prefix at a time.
+//
+// Not thread-safe; every method may be called without the GIL.
+class BundleWriter {
+ public:
+  BundleWriter(std::string prefix, BundleWriterOptions options);
+  ~BundleWriter();
+  BundleWriter(const BundleWriter&) = delete;
+  BundleWriter& operator=(const BundleWriter&) = delete;
+
+  // Writes one tensor under `key`. Checked before any byte is written:
+  // a non-empty key not added before, a dtype TF can save, a valid shape, and
+  // data or elements that match the shape. Errors: kInvalidArgument,
+  // kNotSupported (dtype), kIOError (the write itself; the writer is then
+  // unusable and only Abort() remains).
+  Status Add(std::string_view key, const TensorValue& value);
+
+  // Writes one slice of the partitioned tensor `name` of shape `full_shape`.
+  // `slice` uses TensorSliceProto numbers (a full dimension is start 0,
+  // length -1). As TF's AddSlice: a slice covering the whole tensor is stored
+  // as an ordinary tensor. Checked: the extents lie in `full_shape`, the
+  // value's shape is the slice's, dtype and full shape agree with the name's
+  // earlier slices, and no two slices of a name overlap.
+  Status AddSlice(std::string_view name, const std::vector<int64_t>& full_shape, const TensorSlice& slice,
+                  const TensorValue& value);
+
+  // Checks that every partitioned tensor is covered by its slices, writes the
+  // index and commits (see above). After Finish the writer is spent.
+  Status Finish();
+
+  // Removes every temp file written so far. Safe to call more than once.
+  void Abort();
+
+  const std::string& prefix() const { return prefix_; }
+  // Data shards used so far (at least 1).
+  int32_t num_shards() const { return static_cast<int32_t>(shards_.size()); }
+
+ private:
+  struct Shard {
+    std::unique_ptr<WritableFile> file;  // null once closed
+    std::string temp_path;
+  };
+  struct Partitioned {
+    int32_t dtype;
+    std::vector<int64_t> full_shape;
+    std::vector<TensorSlice> slices;  // in AddSlice order, as TF stores them
+    std::vector<Box> boxes;
+  };
+
+  Status CheckUsable() const;
+  Status WritePayload(const TensorValue& value, BundleEntry* entry);
+  Status StartShard();
+  Status FlushBuffer();
+  // Appends n bytes to the current shard through the buffer, extending *crc
+  // over them while copying (crc == nullptr: bytes outside any CRC).
+  Status Append(const char* data, uint64_t n, uint32_t* crc);
+  Status CloseShards();
+  Status WriteIndex(std::string* index_temp);
+  Status SyncAll(const std::string& index_temp);
+  Status Commit(const std::string& index_temp);
+  void RemoveLeftovers();
+  Status Fail(Status status);
+
+  const std::string prefix_;
+  const BundleWriterOptions options_;
+  const std::string token_;  // makes this writer's temp names unique
+  std::map<std::string, BundleEntry> entries_;  // key -> entry; std::string sorts bytewise
+  std::map<std::string, Partitioned> partitioned_;
+  std::vector<Shard> shards_;
+  uint64_t shard_bytes_ = 0;  // bytes in the current shard, padding included
+  std::unique_ptr<char[]> buffer_;
+  size_t buffered_ = 0;
+  Status failure_;  // sticky: after an I/O error only Abort() is allowed
+  bool finished_ = false;
+};
+
+}  // namespace bundlefast
+
+#endif  // BUNDLEFAST_CSRC_BUNDLE_WRITER_H_
