@@ -119,7 +119,7 @@ def test_under_ci_a_module_level_importorskip_fails(tmp_path):
 
 def test_a_run_without_tf_on_purpose_may_skip_tf_only(tmp_path):
     files = {"test_skips.py": SKIPPING_TESTS, "test_module.py": MODULE_LEVEL_IMPORTORSKIP.replace(
-        "tensorflow_not_installed_here", "tensorflow")}
+        "tensorflow_not_installed_here", "tensorflow"), "test_imports_tf.py": "import tensorflow\n"}
     # A stand-in tensorflow that fails to import, as tests/sanitize/run_asan.sh uses.
     (tmp_path / "no-tf" / "tensorflow").mkdir(parents=True)
     (tmp_path / "no-tf" / "tensorflow" / "__init__.py").write_text(
@@ -128,5 +128,9 @@ def test_a_run_without_tf_on_purpose_may_skip_tf_only(tmp_path):
                       PYTHONPATH=str(tmp_path / "no-tf"))
     # the tf-marked test and the module importing tensorflow may skip; crc32c-like deps may not
     assert done.returncode == 1, done.stdout
-    assert "1 failed, 3 skipped" in done.stdout, done.stdout
+    assert "1 failed, 4 skipped" in done.stdout, done.stdout
     assert "FAILED test_skips.py::test_importorskip_of_a_test_dependency" in done.stdout
+    # Without that declaration the same unconditional import is an error under CI.
+    done = _pytest_in(tmp_path, {"test_imports_tf.py": "import tensorflow\n"}, CI="true",
+                      PYTHONPATH=str(tmp_path / "no-tf"))
+    assert done.returncode != 0 and "ERROR test_imports_tf.py" in done.stdout, done.stdout
