@@ -64,7 +64,8 @@ def _read_with_owner(path: Path, fmt: str) -> dict[str, np.ndarray]:
     out = {}
     for name, t in state.items():
         dtype = str(t.dtype).removeprefix("torch.")
-        target = np.dtype(getattr(np, dtype, None) or getattr(ml_dtypes, dtype))
+        # np.dtype(name), not getattr(np, name): np.bool is a deprecated alias in NumPy 1.x.
+        target = np.dtype(getattr(ml_dtypes, dtype) if hasattr(ml_dtypes, dtype) else dtype)
         flat = t.reshape(-1)  # 1-D, so that a view may change the element size
         if t.element_size() == 16:  # complex128: two float64 per element
             raw = flat.view(torch.float64).numpy().view(target)

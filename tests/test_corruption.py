@@ -14,6 +14,12 @@ deletions. The rules checked after each mutation:
 * Data damage with ``verify=True``: a tensor whose payload holds a changed byte is never
   returned (ChecksumError or CorruptionError); every other tensor still reads back
   unchanged, through ``load(names=...)`` too (damage stays with what it touches).
+
+The oracles are not the code under test: "unchanged" means equal to what TensorFlow reads
+from the pristine fixture (every pristine value is checked against TF's digest in
+``tests/tf_digests.json``, which a ``tf`` test keeps current); where each tensor's bytes
+live comes from the index as ``tests/bundle_surgery.py`` parses it; CRCs come from the
+``crc32c`` package.
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import bundlefast
+import tf_oracle
 from bundle_builder import data_filename, encode_slice_key
-from bundle_surgery import Payload, entry_payload, fix_block_trailers, index_entries
+from bundle_surgery import Payload, entry_payload, fields, fix_block_trailers, index_entries
 from bundlefast import errors
-from tf_oracle import DATA_DIR, case_prefix
+from tf_oracle import case_prefix
 
-CASES = sorted(p.name for p in DATA_DIR.iterdir() if p.is_dir() and len(list(p.rglob("*.index"))) == 1)
+CASES = tf_oracle.digest_cases()
+DT_VARIANT = 21
 
 # Examples per (test, case); CI keeps the default. The total is printed in the report
 # that tests/fuzz/run_fuzz.sh and the issue refer to: 4 tests x len(CASES) cases.
@@ -57,22 +65,49 @@ class Pristine:
     files: dict[str, bytes]  # file name -> bytes, index and every shard
     index_name: str
     shard_names: tuple[str, ...]
-    values: dict[str, np.ndarray]  # name -> array (copy=True, verify=True)
+    values: dict[str, np.ndarray]  # name -> array, equal to what TF reads (digest-checked)
     payloads: dict[str, tuple[Payload, ...]]  # name -> every stored range it reads
 
 
-def _payloads(reader: bundlefast.Reader, index: bytes) -> dict[str, tuple[Payload, ...]]:
-    """Where each name's bytes live: its own payload, or those of all its slices."""
-    by_key = {key: value for key, value in index_entries(index)}
+def _extents(slice_proto: bytes) -> list[tuple[int, int]]:
+    """TensorSliceProto (field 1: Extent {start 1, length 2}) -> (start, length); -1 = all."""
+    out = []
+    for _, extent in fields(slice_proto):
+        assert isinstance(extent, bytes)
+        got = dict(fields(extent))
+        out.append((int(got.get(1, 0)), int(got[2]) if 2 in got else -1))
+    return out
+
+
+def _entries(index: bytes, *, slice_entries: bool = False) -> dict[str, bytes]:
+    """name -> serialized BundleEntryProto of every tensor (the header, whose key is empty,
+    left out; slice entries, whose keys start with a 0 byte, only if asked for: a damaged
+    full entry can leave its slices listed as tensors of their own)."""
+    return {k.decode("utf-8", "surrogateescape"): v for k, v in index_entries(index)
+            if k and (slice_entries or k[:1] != b"\0")}
+
+
+def _payloads(index: bytes) -> dict[str, tuple[Payload, ...]]:
+    """Where each name's bytes live, from the index as bundle_surgery parses it: its own
+    payload, or (a partitioned tensor, field 7) those of all its slice entries."""
+    by_key = dict(index_entries(index))
     out = {}
-    for name in reader:
-        info = reader.info(name)
-        if info.slices:
-            keys = [encode_slice_key(name, [tuple(e) for e in s]) for s in info.slices]
+    for name, value in _entries(index).items():
+        slices = [v for f, v in fields(value) if f == 7 and isinstance(v, bytes)]
+        if slices:
+            keys = [encode_slice_key(name.encode("utf-8", "surrogateescape"), _extents(s)) for s in slices]
             out[name] = tuple(entry_payload(by_key[k]) for k in keys)
         else:
-            out[name] = (Payload(info.shard, info.offset, info.size),)
+            out[name] = (entry_payload(value),)
     return out
+
+
+def _variants(index: bytes) -> set[str]:
+    return {name for name, value in _entries(index).items() if dict(fields(value)).get(1) == DT_VARIANT}
+
+
+def _masked_crc32c(data: bytes) -> int:
+    return tf_oracle._mask(tf_oracle._crc32c_oracle().crc32c(data))
 
 
 _PRISTINE: dict[str, Pristine] = {}
@@ -83,10 +118,19 @@ def pristine(case: str) -> Pristine:
         prefix = case_prefix(case)
         files = {p.name: p.read_bytes() for p in prefix.parent.iterdir() if p.name.startswith(prefix.name + ".")}
         index_name = prefix.name + ".index"
-        with bundlefast.open(prefix) as reader:
-            shards = tuple(data_filename(prefix, i, reader.num_shards).name for i in range(reader.num_shards))
-            values = reader.load(verify=True, copy=True)
-            payloads = _payloads(reader, files[index_name])
+        num_shards = tf_oracle.num_shards(prefix)
+        shards = tuple(data_filename(prefix, i, num_shards).name for i in range(num_shards))
+        values = bundlefast.load(prefix, verify=True, copy=True)
+        variants = _variants(files[index_name])
+        got = tf_oracle.checkpoint_digest({n: None if n in variants else v for n, v in values.items()})
+        want = tf_oracle.reference_digests().get(case)
+        assert want is not None, f"{case}: no TF digest in tests/tf_digests.json: run python tests/tf_oracle.py"
+        assert got == want, (
+            f"{case}: the pristine fixture does not read as TensorFlow reads it (or tests/tf_digests.json "
+            "is stale: test_tf_digests_are_current tells which)"
+        )
+        payloads = _payloads(files[index_name])
+        assert set(payloads) == set(values), f"{case}: bundle_surgery and bundlefast list different names"
         _PRISTINE[case] = Pristine(prefix, files, index_name, shards, values, payloads)
     return _PRISTINE[case]
 
@@ -190,21 +234,23 @@ def test_index_damage_with_consistent_block_checksums(case, data):
     p = pristine(case)
     index = p.files[p.index_name]
     m = data.draw(mutations(len(index)), label="mutation")
-    damaged = fix_block_trailers(mutate(index, m), bundlefast.masked_crc32c)
+    damaged = fix_block_trailers(mutate(index, m), _masked_crc32c)
     with damaged_copy(p, p.index_name, damaged) as prefix:
         for verify in (False, True):
             result = read_everything(prefix, verify=verify)
         if "" in result:
             return
-        with bundlefast.open(prefix) as reader:
-            for name, got in result.items():
-                if isinstance(got, BaseException) or got.dtype == object:
-                    continue
-                info = reader.info(name)
-                if info.slices or reader.big_endian:
-                    continue
-                # verify=True returned exactly the bytes the stored CRC covers.
-                assert bundlefast.masked_crc32c(np.ascontiguousarray(got).tobytes()) == info.crc32c, name
+        # The entries as the damaged index says them, parsed without bundlefast.
+        entries = _entries(damaged, slice_entries=True)
+        for name, got in result.items():
+            if isinstance(got, BaseException) or got.dtype == object:
+                continue
+            entry = dict(fields(entries[name]))
+            if 7 in entry:  # partitioned: assembled from several CRCs
+                continue
+            # verify=True returned exactly the bytes the stored CRC (field 6) covers.
+            stored_crc = int.from_bytes(entry.get(6, b"\0\0\0\0"), "little")
+            assert _masked_crc32c(np.ascontiguousarray(got).tobytes()) == stored_crc, name
 
 
 def _shard_mutation(p: Pristine, data: st.DataObject) -> tuple[int, str, tuple[str, int, bytes]]:
@@ -265,6 +311,16 @@ def test_every_changed_payload_byte_is_detected(case, data):
             reader.verify([name])
         with pytest.raises(errors.CorruptionError):
             bundlefast.load(prefix, names=[name], verify=True, copy=True)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("case", CASES)
+def test_tf_digests_are_current(case):
+    pytest.importorskip("tensorflow")
+    assert tf_oracle.tf_checkpoint_digest(case_prefix(case)) == tf_oracle.reference_digests()[case], (
+        f"{case}: TensorFlow reads the fixture differently from tests/tf_digests.json: "
+        "regenerate it with python tests/tf_oracle.py"
+    )
 
 
 def test_cases_cover_every_fixture_kind():

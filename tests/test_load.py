@@ -48,6 +48,9 @@ QUANTIZED = [
 ]
 
 
+_ML_INTEGERS = (ml_dtypes.int4, ml_dtypes.uint4, ml_dtypes.int2, ml_dtypes.uint2)
+
+
 def _random_values(rng: np.random.Generator, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
     dt = np.dtype(dtype)
     n = int(np.prod(shape))
@@ -61,7 +64,13 @@ def _random_values(rng: np.random.Generator, dtype: type, shape: tuple[int, ...]
     if dt in (np.float16, np.float32, np.float64, np.complex64, np.complex128):
         # Every bit pattern, NaNs and infinities included.
         return np.frombuffer(rng.bytes(n * dt.itemsize), dtype=dt).reshape(shape).copy()
-    # ml_dtypes narrow types: any value the type can hold, via float32.
+    if dt.type in _ML_INTEGERS:
+        # int4/uint4/int2/uint2: every value in range, never one the type cannot hold
+        # (casting -1.3 to uint4 is undefined, and ml_dtypes >= 0.7 warns on it).
+        info = ml_dtypes.iinfo(dt)
+        return rng.integers(int(info.min), int(info.max), size=shape, endpoint=True).astype(dt)
+    # ml_dtypes narrow float types: values they can hold, rounded from float32 (signed
+    # and finite, so the cast is defined for every one of them).
     return rng.standard_normal(size=shape).astype(np.float32).astype(dt)
 
 

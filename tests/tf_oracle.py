@@ -232,14 +232,24 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def expected_payload(array: np.ndarray) -> tuple[bytes, int] | None:
-    """``(payload bytes, masked entry crc32c)`` TF writes for ``array`` (FORMAT.md 4.1, 4.2,
-    5), or None when the ``crc32c`` package is not installed."""
+def _crc32c_oracle() -> Any:
+    """The ``crc32c`` package: the CRC oracle independent of bundlefast. A hard requirement of
+    the ``test`` extra; without it the payload and CRC checks cannot run, so fail, never skip."""
     try:
         import crc32c
-    except ImportError:
-        return None
+    except ImportError as e:
+        raise ImportError(
+            "the TF oracle needs the 'crc32c' package to check payloads and CRCs: "
+            "pip install 'bundlefast[test]' (or pip install crc32c)"
+        ) from e
+    return crc32c
+
+
+def expected_payload(array: np.ndarray) -> tuple[bytes, int]:
+    """``(payload bytes, masked entry crc32c)`` TF writes for ``array`` (FORMAT.md 4.1, 4.2, 5)."""
     import struct
+
+    crc32c = _crc32c_oracle()
 
     if array.dtype != object:
         data = array.tobytes()
@@ -272,10 +282,7 @@ def check_info(info: Any, prefix: str | os.PathLike[str], tf_tensor: TFTensor, a
     assert len(stored) == int(info.size), f"{name!r}: offset+size past the end of {data_file.name}"
     if array.dtype != object:
         assert int(info.size) == array.nbytes, f"{name!r}: info.size {info.size} != nbytes {array.nbytes}"
-    expected = expected_payload(array)
-    if expected is None:
-        return
-    payload, masked = expected
+    payload, masked = expected_payload(array)
     assert stored == payload, f"{name!r}: bytes at {data_file.name}@{info.offset} are not its payload"
     unmasked = ((masked - 0xA282EAD8) & 0xFFFFFFFF)
     unmasked = ((unmasked >> 17) | (unmasked << 15)) & 0xFFFFFFFF
@@ -311,3 +318,64 @@ def tf1_save(tf: Any, directory: Path, *, v1: bool, sharded: bool = False, globa
         with tf1.Session(config=tf1.ConfigProto(device_count={"CPU": 2})) as sess:
             sess.run(tf1.global_variables_initializer())
             return saver.save(sess, str(directory / "model"), global_step=global_step, write_meta_graph=False)
+
+
+# --------------------------------------------------------------------------------------
+# TF's values, as digests kept beside the tests (tests/tf_digests.json): an oracle for
+# runs without TensorFlow (tests/test_corruption.py under the sanitizers, the minimum-
+# versions venv). test_tf_digests_are_current checks them against TF whenever it runs.
+# --------------------------------------------------------------------------------------
+
+DIGESTS_PATH = Path(__file__).resolve().parent / "tf_digests.json"
+
+
+def value_digest(array: np.ndarray) -> str:
+    """SHA-256 of an array's dtype, shape and bits (string elements length-prefixed)."""
+    import hashlib
+
+    h = hashlib.sha256(f"{array.dtype.str}|{array.dtype.name}|{list(array.shape)}|".encode())
+    if array.dtype == object:
+        for element in array.ravel().tolist():
+            h.update(len(element).to_bytes(8, "little") + element)
+    else:
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def checkpoint_digest(values: dict[str, np.ndarray | None]) -> str:
+    """One SHA-256 over every name and value_digest (None: a DT_VARIANT, name only)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(values):
+        value = values[name]
+        h.update(f"{name}\0{'-' if value is None else value_digest(value)}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def tf_checkpoint_digest(prefix: str | os.PathLike[str]) -> str:
+    """checkpoint_digest of what TF's get_tensor returns for every tensor of ``prefix``."""
+    snapshot = tf_snapshot(prefix)
+    return checkpoint_digest({n: None if t.value is None else expected_array(t.value) for n, t in snapshot.items()})
+
+
+def reference_digests() -> dict[str, str]:
+    """{case: checkpoint digest} as last written from TF by ``python tests/tf_oracle.py``."""
+    import json
+
+    return json.loads(DIGESTS_PATH.read_text(encoding="utf-8"))
+
+
+def digest_cases() -> list[str]:
+    """The fixtures with one bundle each (those tests/test_corruption.py damages)."""
+    return sorted(p.name for p in DATA_DIR.iterdir() if p.is_dir() and len(list(p.rglob("*.index"))) == 1)
+
+
+if __name__ == "__main__":  # regenerate tests/tf_digests.json (needs TensorFlow)
+    import json
+
+    DIGESTS_PATH.write_text(
+        json.dumps({case: tf_checkpoint_digest(case_prefix(case)) for case in digest_cases()}, indent=1, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {DIGESTS_PATH}")

@@ -31,6 +31,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
     raise ImportError(msg) from err
 
 from . import compat, errors, meta
+from ._hints import close_names, did_you_mean, name_list
 from ._prefix import resolve_prefix
 from ._reader import Reader, TensorInfo
 from ._restore import RestoreError, RestoreReport, restore
@@ -210,15 +211,18 @@ def load_friendly(
         >>> weights["model/dense/kernel"].shape
     """
     with Reader(prefix, mmap=mmap, storage_options=storage_options) as reader:
-        every = reader.friendly_names(include_slots=include_slots or names is not None)
-        if names is None:
+        asked = name_list(names, "load_friendly")
+        every = reader.friendly_names(include_slots=include_slots or asked is not None)
+        if asked is None:
             wanted = every
         else:
             wanted = {}
-            for name in names:
+            for name in asked:
                 if name not in every:
                     msg = f"{name!r} is not a friendly name in {reader.prefix} (Reader.friendly_names() lists them)"
-                    raise TensorNotFoundError(msg)
+                    if name in reader:
+                        msg += f"; it is a tensor key: bundlefast.load(prefix, names=[{name!r}]) takes keys"
+                    raise TensorNotFoundError(msg + did_you_mean(close_names(name, every)))
                 wanted[name] = every[name]
         arrays = reader.load(list(wanted.values()), verify=verify, copy=copy)
         return {name: arrays[key] for name, key in wanted.items()}

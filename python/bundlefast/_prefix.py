@@ -20,6 +20,7 @@ its names are re-exported here for the modules that import them from this one.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import os
 import re
@@ -241,6 +242,10 @@ def resolve_prefix(path: str | bytes | os.PathLike[str]) -> Path:
         raise _not_found(f"{p} is a data shard, but its index {base}.index does not exist", str(base) + ".index")
     _check_v1(p)
     if p.is_file():
+        if name in ("saved_model.pb", "saved_model.pbtxt"):
+            msg = (f"{p} is a SavedModel's graph, not a checkpoint: pass its directory, "
+                   f"{_call(p.parent)}, to read the SavedModel's variables")
+            raise _not_found(msg, str(p) + ".index")
         if _sstable_kind(p) == "v2":
             what = "a V2 index file, but an index must be named <prefix>.index"
         else:
@@ -259,6 +264,13 @@ def resolve_prefix(path: str | bytes | os.PathLike[str]) -> Path:
         candidates = sorted({parent / n[: -len(".index")] for n in near if n.endswith(".index")})
         if candidates:
             msg += f"; did you mean {_call(candidates[-1])}?"
+    else:  # a typo inside the name (ckpt-l for ckpt-1): the bundles whose names look alike
+        bundles = {b.name: b for b in _index_prefixes(parent)}
+        close = difflib.get_close_matches(name, list(bundles), n=3, cutoff=0.6)
+        if close:
+            msg += f"; did you mean {_call(bundles[close[0]])}?"
+            if len(close) > 1:
+                msg += f" (also close: {', '.join(close[1:])})"
     raise _not_found(msg, str(p) + ".index")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _core, _dtypes
+from ._hints import hint_missing_names, name_list
 from .errors import InvalidArgumentError
 from ._prefix import resolve_prefix
 from ._slicing import LazyTensor
@@ -100,10 +101,11 @@ class Reader(Mapping[str, "np.ndarray"]):
 
     # -- Mapping --------------------------------------------------------------
     def __getitem__(self, name: str) -> np.ndarray:
-        if self._remote is None:  # the common case pays for no context manager
-            return self._live().get(name)
-        with self._fetched([name]):
-            return self._core.get(name)
+        with hint_missing_names(self):
+            if self._remote is None:  # the common case pays for no fetch context
+                return self._live().get(name)
+            with self._fetched([name]):
+                return self._core.get(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._live().keys())
@@ -134,10 +136,11 @@ class Reader(Mapping[str, "np.ndarray"]):
     # -- reading --------------------------------------------------------------
     def get_array(self, name: str, *, verify: bool = False, copy: bool = False) -> np.ndarray:
         """One tensor; ``verify`` checks its CRC32C, ``copy`` returns an owned writable array."""
-        if self._remote is None:
-            return self._live().get(name, verify, copy)
-        with self._fetched([name], verify=verify):
-            return self._core.get(name, verify, copy)
+        with hint_missing_names(self):
+            if self._remote is None:
+                return self._live().get(name, verify, copy)
+            with self._fetched([name], verify=verify):
+                return self._core.get(name, verify, copy)
 
     def get_slice(self, name: str, *, verify: bool = False, copy: bool = False) -> LazyTensor:
         """``name`` read lazily: index the result like an array to read only that region.
@@ -152,14 +155,15 @@ class Reader(Mapping[str, "np.ndarray"]):
         self, names: Iterable[str] | None = None, *, verify: bool = False, copy: bool = False
     ) -> dict[str, np.ndarray]:
         """Several tensors at once (all by default); see :func:`bundlefast.load`."""
-        wanted = None if names is None else list(names)
-        if self._remote is None:
-            return self._live().load(wanted, verify, copy)
-        out: dict[str, np.ndarray] = {}
-        for batch in self._batches(self._live().keys() if wanted is None else wanted):
-            with self._fetched(batch, verify=verify):
-                out.update(self._core.load(batch, verify, copy))
-        return out
+        wanted = name_list(names, "load")
+        with hint_missing_names(self):
+            if self._remote is None:
+                return self._live().load(wanted, verify, copy)
+            out: dict[str, np.ndarray] = {}
+            for batch in self._batches(self._live().keys() if wanted is None else wanted):
+                with self._fetched(batch, verify=verify):
+                    out.update(self._core.load(batch, verify, copy))
+            return out
 
     def read_region(
         self,
@@ -193,7 +197,7 @@ class Reader(Mapping[str, "np.ndarray"]):
             InvalidArgumentError: ``out`` has the wrong size, or the tensor holds strings.
             BufferError / TypeError: ``out`` is not a writable C-contiguous buffer.
         """
-        with self._fetched([name], verify=verify):
+        with hint_missing_names(self), self._fetched([name], verify=verify):
             self._live().read_into(name, out, verify)
 
     def verify(self, names: Iterable[str] | None = None) -> None:
@@ -202,17 +206,19 @@ class Reader(Mapping[str, "np.ndarray"]):
         Raises:
             ChecksumError: naming the file, tensor, offset and both CRCs.
         """
-        wanted = None if names is None else list(names)
-        if self._remote is None:
-            self._live().verify(wanted)
-            return
-        for batch in self._batches(self._live().keys() if wanted is None else wanted):
-            with self._fetched(batch, verify=True):
-                self._core.verify(batch)
+        wanted = name_list(names, "verify")
+        with hint_missing_names(self):
+            if self._remote is None:
+                self._live().verify(wanted)
+                return
+            for batch in self._batches(self._live().keys() if wanted is None else wanted):
+                with self._fetched(batch, verify=True):
+                    self._core.verify(batch)
 
     def info(self, name: str) -> TensorInfo:
         """Metadata of ``name`` (dtype, shape, shard, offset, size, stored CRC)."""
-        entry = self._live().info(name)
+        with hint_missing_names(self):
+            entry = self._live().info(name)
         return TensorInfo(
             name=name,
             tf_dtype=_dtypes.tf_name(entry.dtype),

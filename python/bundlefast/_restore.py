@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from ._object_graph import OBJECT_GRAPH_KEY
 from .errors import InvalidArgumentError
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from ._reader import Reader
 
-NameMap = Mapping[str, "str | None"] | Callable[[str], "str | None"]
+# typing.Union, not `|`: this alias is evaluated at import, and `|` on generic aliases needs 3.10.
+NameMap = Union[Mapping[str, Optional[str]], Callable[[str], Optional[str]]]
 Transform = Callable[[str, "np.ndarray"], Any]
 
 #: lines of each group a report prints before "... and N more"

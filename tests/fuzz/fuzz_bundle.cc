@@ -1,8 +1,9 @@
 // bundlefast fuzzing: a whole bundle (index + one data shard) through BundleReader.
 //
 // Input: fixed32 LE index length L, then L bytes of `.index`, then the data
-// shard. Block trailer CRCs are recomputed before the index is written (see
-// FixBlockTrailers), so mutations reach the block, entry and payload parsers.
+// shard. The index ends at its magic number (L is only a fallback), and its
+// footer, block handles and trailer CRCs are fixed up after a mutation (see
+// FixUpIndex), so mutations reach the block, entry and payload parsers.
 // Seeds: tests/fuzz/make_seeds.py (TF-written bundles from tests/data plus
 // builder-made Snappy, big-endian and multi-block ones).
 #include <cstddef>
@@ -18,10 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bundlefast;
   if (size < 4) return 0;
   const char* in = reinterpret_cast<const char*>(data);
-  uint64_t index_len = DecodeFixed32(in);
-  if (index_len > size - 4) index_len = size - 4;
-  std::string index(in + 4, static_cast<size_t>(index_len));
-  fuzz::FixBlockTrailers(&index);
+  const size_t index_len = fuzz::IndexLength(in, size);
+  std::string index(in + 4, index_len);
+  fuzz::FixUpIndex(&index);
   const std::string prefix = fuzz::WorkDir() + "/b";
   fuzz::WriteFile(prefix + ".index", index.data(), index.size());
 

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bundle_reader.h"
@@ -23,6 +25,7 @@
 #include "dtype.h"
 #include "read_plan.h"
 #include "slices.h"
+#include "block.h"
 #include "table.h"
 
 namespace bundlefast {
@@ -46,36 +49,179 @@ inline void WriteFile(const std::string& path, const char* data, size_t n) {
   std::fclose(f);
 }
 
-// Recomputes the trailer CRC of every block the reader would read (the index
-// block named by the footer, then every data block it names), so mutations
-// reach the block and entry parsers instead of stopping at "block checksum
-// mismatch". Anything that does not decode is left as it is.
+// --- Fixing up a mutated .index so that mutations reach the parsers ----------
+//
+// libFuzzer mutates blindly: an inserted or deleted byte inside a block shifts
+// every later block, so the footer's handles, the index block's handles and
+// every trailer CRC go stale and the reader stops at "bad magic" or "block
+// checksum mismatch". FixUpIndex undoes that bookkeeping (one mutated block per
+// input, as one insert/delete/flip makes) and leaves the mutated bytes alone.
+
+inline bool TrailerMatches(const std::string& file, uint64_t offset, uint64_t size) {
+  if (size > file.size() || !RangeInside(offset, size + kBlockTrailerSize, file.size())) return false;
+  const char* d = file.data() + offset;
+  return DecodeFixed32(d + size + 1) == crc32c::Mask(crc32c::Value(d, size + 1));
+}
+
+inline void FixTrailer(std::string* file, uint64_t offset, uint64_t size) {
+  if (size > file->size() || !RangeInside(offset, size + kBlockTrailerSize, file->size())) return;
+  char* d = &(*file)[offset];
+  EncodeFixed32(d + size + 1, crc32c::Mask(crc32c::Value(d, size + 1)));
+}
+
+inline std::string EncodeHandle(const BlockHandle& h) {
+  std::string s;
+  PutVarint64(&s, h.offset);
+  PutVarint64(&s, h.size);
+  return s;
+}
+
+// An uncompressed block holding `entries` with a restart at every entry (the
+// index block's layout in TF's tables), without its trailer.
+inline std::string EncodeBlock(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string block;
+  std::vector<uint32_t> restarts;
+  for (const auto& [key, value] : entries) {
+    restarts.push_back(static_cast<uint32_t>(block.size()));
+    PutVarint64(&block, 0);
+    PutVarint64(&block, key.size());
+    PutVarint64(&block, value.size());
+    block += key;
+    block += value;
+  }
+  if (restarts.empty()) restarts.push_back(0);
+  char fixed[4];
+  for (uint32_t r : restarts) {
+    EncodeFixed32(fixed, r);
+    block.append(fixed, 4);
+  }
+  EncodeFixed32(fixed, static_cast<uint32_t>(restarts.size()));
+  block.append(fixed, 4);
+  return block;
+}
+
+// The (key, handle) entries of the index block at `h` (Snappy blocks decompressed).
+inline bool IndexEntries(const std::string& file, const BlockHandle& h,
+                         std::vector<std::pair<std::string, BlockHandle>>* out) {
+  struct Collect : BlockVisitor {
+    std::vector<std::pair<std::string, BlockHandle>>* out;
+    bool ok = true;
+    Status Visit(std::string_view key, std::string_view value) override {
+      BlockHandle bh;
+      if (!DecodeBlockHandle(value.data(), value.data() + value.size(), &bh)) ok = false;
+      out->emplace_back(std::string(key), bh);
+      return Status::OK();
+    }
+  } collect;
+  collect.out = out;
+  std::string scratch;
+  std::string_view contents;
+  if (!ReadBlock(file, h, "fuzz", &scratch, &contents).ok()) return false;
+  return ForEachBlockEntry(contents, "fuzz", &collect).ok() && collect.ok;
+}
+
+// Recomputes the trailer CRC of the index block named by the footer and of
+// every data block it names, so a flipped byte reaches the block and entry
+// parsers instead of stopping at "block checksum mismatch".
 inline void FixBlockTrailers(std::string* file) {
   if (file->size() < kFooterSize) return;
   const char* footer = file->data() + file->size() - kFooterSize;
   BlockHandle metaindex, index;
   const char* p = DecodeBlockHandle(footer, footer + 40, &metaindex);
   if (!p || !DecodeBlockHandle(p, footer + 40, &index)) return;
-  auto fix = [file](const BlockHandle& h) {
-    if (h.size > file->size() || !RangeInside(h.offset, h.size + kBlockTrailerSize, file->size())) return false;
-    char* d = &(*file)[h.offset];
-    EncodeFixed32(d + h.size + 1, crc32c::Mask(crc32c::Value(d, h.size + 1)));
-    return true;
-  };
-  if (!fix(index)) return;
-  struct Handles : BlockVisitor {
-    std::vector<BlockHandle> all;
-    Status Visit(std::string_view, std::string_view value) override {
-      BlockHandle h;
-      if (DecodeBlockHandle(value.data(), value.data() + value.size(), &h)) all.push_back(h);
-      return Status::OK();
+  FixTrailer(file, metaindex.offset, metaindex.size);
+  FixTrailer(file, index.offset, index.size);
+  std::vector<std::pair<std::string, BlockHandle>> entries;
+  (void)IndexEntries(*file, index, &entries);
+  for (const auto& e : entries) FixTrailer(file, e.second.offset, e.second.size);
+}
+
+// Re-lays the handles after an insertion or deletion: blocks are contiguous in
+// a TF table (data blocks in index order, the metaindex block, the index block,
+// then the footer), so the block whose trailer no longer matches at its
+// (shifted) place is the mutated one and absorbs the size change. Then the
+// index block's handles and the footer are rewritten and every trailer fixed.
+inline void FixUpIndex(std::string* file) {
+  const size_t n = file->size();
+  if (n < kFooterSize || DecodeFixed64(file->data() + n - 8) != kTableMagicNumber) return FixBlockTrailers(file);
+  const uint64_t footer_at = n - kFooterSize;
+  const char* footer = file->data() + footer_at;
+  BlockHandle meta, index;
+  const char* p = DecodeBlockHandle(footer, footer + 40, &meta);
+  if (!p || !DecodeBlockHandle(p, footer + 40, &index) || footer_at < kBlockTrailerSize) return FixBlockTrailers(file);
+  const uint64_t blocks_end = footer_at - kBlockTrailerSize;  // where the index block's trailer starts
+  std::string handles;
+  char magic[8];
+  EncodeFixed64(magic, kTableMagicNumber);
+  // The index block is last: unchanged but shifted, or itself mutated.
+  if (index.size <= blocks_end && TrailerMatches(*file, blocks_end - index.size, index.size)) {
+    index.offset = blocks_end - index.size;
+  } else if (index.offset <= blocks_end) {
+    // The index block was mutated: the blocks before it did not move, only its
+    // size changed (and its handles are whatever the mutation made them).
+    index.size = blocks_end - index.offset;
+    handles = EncodeHandle(meta) + EncodeHandle(index);
+    handles.resize(40, '\0');
+    file->replace(footer_at, 40, handles);
+    file->replace(footer_at + 40, 8, magic, 8);
+    return FixBlockTrailers(file);
+  } else {
+    return FixBlockTrailers(file);
+  }
+  std::vector<std::pair<std::string, BlockHandle>> entries;
+  if (!IndexEntries(*file, index, &entries)) return FixBlockTrailers(file);
+  std::vector<BlockHandle*> order;
+  for (auto& e : entries) order.push_back(&e.second);
+  order.push_back(&meta);
+  // The bytes before the index block, against what the handles' sizes add up to.
+  uint64_t expected = 0;
+  for (const BlockHandle* h : order) {
+    if (h->size > n || !CheckedAdd(expected, h->size + kBlockTrailerSize, &expected)) return FixBlockTrailers(file);
+  }
+  int64_t delta = static_cast<int64_t>(index.offset) - static_cast<int64_t>(expected);
+  uint64_t cursor = 0;
+  bool moved = false;
+  for (BlockHandle* h : order) {
+    if (delta != 0 && !TrailerMatches(*file, cursor, h->size)) {
+      if (delta < 0 && static_cast<uint64_t>(-delta) > h->size) return FixBlockTrailers(file);
+      h->size = static_cast<uint64_t>(static_cast<int64_t>(h->size) + delta);
+      delta = 0;
+      moved = true;
     }
-  } handles;
-  std::string scratch;
-  std::string_view contents;
-  if (!ReadBlock(*file, index, "fuzz", &scratch, &contents).ok()) return;
-  (void)ForEachBlockEntry(contents, "fuzz", &handles);
-  for (const BlockHandle& h : handles.all) fix(h);
+    moved = moved || h->offset != cursor;
+    h->offset = cursor;
+    cursor += h->size + kBlockTrailerSize;
+  }
+  std::string out = file->substr(0, index.offset);
+  if (!moved) {  // the index block's handles hold: keep its bytes
+    out.append(*file, index.offset, index.size + kBlockTrailerSize);
+  } else {
+    std::vector<std::pair<std::string, std::string>> rewritten;
+    for (const auto& e : entries) rewritten.emplace_back(e.first, EncodeHandle(e.second));
+    const std::string block = EncodeBlock(rewritten);
+    index.size = block.size();
+    out += block;
+    out.append(kBlockTrailerSize, '\0');  // type 0 (uncompressed); CRC below
+  }
+  handles = EncodeHandle(meta) + EncodeHandle(index);
+  handles.resize(40, '\0');
+  out += handles;
+  out.append(magic, 8);
+  *file = std::move(out);
+  FixBlockTrailers(file);
+}
+
+// Where the .index ends in a fuzz_bundle input: just after the first table
+// magic number past the 4-byte length (an insertion or deletion inside the
+// index moves it), else the length the input states.
+inline size_t IndexLength(const char* in, size_t size) {
+  uint64_t stated = DecodeFixed32(in);
+  if (stated > size - 4) stated = size - 4;
+  char magic[8];
+  EncodeFixed64(magic, kTableMagicNumber);
+  const std::string_view body(in + 4, size - 4);
+  const size_t at = body.find(std::string_view(magic, 8), kFooterSize - 8);
+  return at == std::string_view::npos ? static_cast<size_t>(stated) : at + 8;
 }
 
 // One read through ReadPlan, as the bindings do it: plan, prepare, give every

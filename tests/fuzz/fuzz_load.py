@@ -7,7 +7,9 @@ isolation. The rule it enforces: every input either loads or raises a
 ``bundlefast.errors.BundleError`` (or ``OSError``); anything else is a bug.
 
 Input format: the one of ``fuzz_bundle`` (fixed32 LE index length, the index, one data
-shard); block trailers are re-checksummed so mutations reach the parsers.
+shard). The index ends at its magic number, and its footer, block handles and trailer CRCs
+are fixed up after a mutation (``index_fixup.py``, Snappy blocks included), so insertions
+and deletions reach the parsers instead of stopping at "bad magic".
 
     python tests/fuzz/fuzz_load.py -atheris_runs=10000 CORPUS_DIR SEED_DIR
     python tests/fuzz/fuzz_load.py --replay FILE...     # no atheris needed
@@ -16,7 +18,6 @@ shard); block trailers are re-checksummed so mutations reach the parsers.
 from __future__ import annotations
 
 import os
-import struct
 import sys
 import tempfile
 from pathlib import Path
@@ -24,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bundlefast  # noqa: E402
-from bundle_surgery import fix_block_trailers  # noqa: E402
+from index_fixup import fix_up_index, index_length  # noqa: E402
 from bundlefast.errors import BundleError  # noqa: E402
 
 _ALLOWED = (BundleError, OSError)
@@ -51,9 +53,8 @@ def run_one(data: bytes, work: Path | None = None) -> None:
         work = _WORK
     if len(data) < 4:
         return
-    (n,) = struct.unpack_from("<I", data)
-    n = min(n, len(data) - 4)
-    index, shard = fix_block_trailers(data[4 : 4 + n], bundlefast.masked_crc32c), data[4 + n :]
+    n = index_length(data)
+    index, shard = fix_up_index(data[4 : 4 + n], bundlefast.masked_crc32c), data[4 + n :]
     for p in work.iterdir():
         p.unlink()
     prefix = work / "b"

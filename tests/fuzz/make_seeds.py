@@ -8,8 +8,8 @@ many small blocks, padding, slices). Input formats (see the harness sources):
 
 * ``bundle``: fixed32 LE index length, the ``.index`` bytes, then one data shard.
 * ``tensor``: the entry proto escaped as FuzzedDataProvider reads it back, the data
-  shard, and last a flags byte (bit 0 big-endian, bit 1 fix the CRC): FuzzedDataProvider
-  takes integers from the end of the input.
+  shard, and last a flags byte (bit 0 big-endian, bit 1 make the payload's checksums right
+  for its dtype): FuzzedDataProvider takes integers from the end of the input.
 
     python tests/fuzz/make_seeds.py OUT_DIR
 """
@@ -85,7 +85,10 @@ def main(out_dir: str) -> None:
         header, *entries = index_entries(index)
         flags = 1 if b"\x10\x01" in header[1] else 0
         for i, (key, value) in enumerate(entries[:40]):
-            (out / "tensor" / f"{name}_{i}").write_bytes(_length_prefixed(value) + data + bytes([flags]))
+            # Every other seed asks the harness for dtype-correct CRCs (flags bit 1), so
+            # mutated payloads pass verification and reach decoding from the start.
+            seed_flags = flags | (2 if i % 2 else 0)
+            (out / "tensor" / f"{name}_{i}").write_bytes(_length_prefixed(value) + data + bytes([seed_flags]))
             n_tensor += 1
     print(f"seeds: {n_bundle} bundles, {n_tensor} tensors in {out}")
 

@@ -96,8 +96,10 @@ def dtype_name(dtype: Any) -> str:
 
 def numpy_dtype(name: str) -> np.dtype:
     """The dtype called ``name`` in NumPy, else in ml_dtypes (``bfloat16``, ``float8_e5m2``)."""
-    if hasattr(np, name):
+    try:  # not hasattr(np, name): np.bool is a deprecated alias (a warning) in NumPy 1.x
         return np.dtype(name)
+    except TypeError:
+        pass
     import ml_dtypes
 
     return np.dtype(getattr(ml_dtypes, name))
@@ -105,7 +107,9 @@ def numpy_dtype(name: str) -> np.dtype:
 
 def is_plain_numpy(dtype: Any) -> bool:
     """True for NumPy's own numeric and bool dtypes (not object, not ml_dtypes' types)."""
-    return dtype is not None and dtype.kind in "biufc" and type(dtype).__module__.startswith("numpy")
+    # The scalar type's module, not the dtype class's: under NumPy 1.x every dtype class,
+    # ml_dtypes' too, lives in `numpy`, and ml_dtypes.float8_e5m2 even has kind 'f'.
+    return dtype is not None and dtype.kind in "biufc" and dtype.type.__module__.startswith("numpy")
 
 
 def is_file_backed(array: np.ndarray) -> bool:
