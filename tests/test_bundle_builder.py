@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import bundle_builder as bb
+from bundle_surgery import snappy_uncompress as snappy_decompress
 
 # ------------------------------------------------------------ small independent readers
 
@@ -31,36 +32,6 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if byte < 0x80:
             return value, pos
-
-
-def snappy_decompress(data: bytes) -> bytes:
-    """A straightforward raw-Snappy decoder, to check the builder's encoder without TF."""
-    expected_len, pos = _varint(data, 0)
-    out = bytearray()
-    while pos < len(data):
-        tag = data[pos]
-        pos += 1
-        if tag & 3 == 0:
-            length = tag >> 2
-            if length >= 60:
-                width = length - 59
-                length = int.from_bytes(data[pos : pos + width], "little")
-                pos += width
-            out += data[pos : pos + length + 1]
-            pos += length + 1
-            continue
-        if tag & 3 == 1:
-            length, offset = ((tag >> 2) & 7) + 4, (tag >> 5) << 8 | data[pos]
-            pos += 1
-        else:
-            width = 2 if tag & 3 == 2 else 4
-            length, offset = (tag >> 2) + 1, int.from_bytes(data[pos : pos + width], "little")
-            pos += width
-        assert 0 < offset <= len(out)
-        for _ in range(length):
-            out.append(out[-offset])
-    assert len(out) == expected_len
-    return bytes(out)
 
 
 Entry = namedtuple("Entry", "offset shared key value")

@@ -448,19 +448,10 @@ def _from_directory(fs: Any, listings: _Listings, d: str, base_url: str) -> str:
 
 
 def _parse_state(data: bytes, url: str) -> Any:
-    """The ``CheckpointState`` in the bytes of the state file at ``url``.
+    """The ``CheckpointState`` in the bytes of the state file at ``url`` (StateFileError naming it)."""
+    from ._state_file import parse_state_bytes
 
-    Raises:
-        StateFileError: not UTF-8 or not a ``CheckpointState`` text proto; names ``url``.
-    """
-    from ._prefix import StateFileError, parse_checkpoint_state
-
-    try:
-        return parse_checkpoint_state(data.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise StateFileError(f"{url}: not UTF-8 text ({err})") from None
-    except StateFileError as err:
-        raise StateFileError(f"{url}: not a CheckpointState text proto: {err}") from None
+    return parse_state_bytes(data, url)
 
 
 def remote_checkpoint_state(url: str, latest_filename: str | None, storage_options: dict[str, Any] | None) -> Any:

@@ -266,13 +266,21 @@ def read_state_file(path: str | os.PathLike[str]) -> CheckpointState:
         StateFileError: it is not valid UTF-8 or not a ``CheckpointState`` text proto;
             the message names the file.
     """
-    data = Path(path).read_bytes()
+    return parse_state_bytes(Path(path).read_bytes(), os.fspath(path))
+
+
+def parse_state_bytes(data: bytes, where: str) -> CheckpointState:
+    """The ``CheckpointState`` in the bytes of a state file (local or fetched from a URL).
+
+    Raises:
+        StateFileError: not UTF-8 or not a ``CheckpointState`` text proto; names ``where``.
+    """
     try:
         return parse_checkpoint_state(data.decode("utf-8"))
     except UnicodeDecodeError as err:
-        raise StateFileError(f"{os.fspath(path)}: not UTF-8 text ({err})") from None
+        raise StateFileError(f"{where}: not UTF-8 text ({err})") from None
     except StateFileError as err:
-        raise StateFileError(f"{os.fspath(path)}: not a CheckpointState text proto: {err}") from None
+        raise StateFileError(f"{where}: not a CheckpointState text proto: {err}") from None
 
 
 def get_checkpoint_state(

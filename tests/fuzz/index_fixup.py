@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from bundle_surgery import FOOTER_SIZE, varint
+from bundle_surgery import FOOTER_SIZE, snappy_uncompress, varint
 
 MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 TRAILER = 5
@@ -28,42 +28,6 @@ def index_length(data: bytes) -> int:
     stated = min(struct.unpack_from("<I", data)[0], len(data) - 4)
     at = data.find(MAGIC, 4 + FOOTER_SIZE - 8)
     return stated if at < 0 else at + 8 - 4
-
-
-def snappy_uncompress(data: bytes) -> bytes:
-    """A raw Snappy block (preamble length, literals and copies); ValueError if malformed."""
-    n, pos = varint(data, 0)
-    out = bytearray()
-    while pos < len(data):
-        tag = data[pos]
-        pos += 1
-        kind = tag & 3
-        if kind == 0:
-            length = (tag >> 2) + 1
-            if length > 60:
-                extra = length - 60
-                length = int.from_bytes(data[pos : pos + extra], "little") + 1
-                pos += extra
-            if pos + length > len(data):
-                raise ValueError("literal past the end")
-            out += data[pos : pos + length]
-            pos += length
-            continue
-        width = (1, 2, 4)[kind - 1]
-        if pos + width > len(data):
-            raise ValueError("copy past the end")
-        if kind == 1:
-            length, offset = 4 + ((tag >> 2) & 7), ((tag >> 5) << 8) | data[pos]
-        else:
-            length, offset = (tag >> 2) + 1, int.from_bytes(data[pos : pos + width], "little")
-        pos += width
-        if offset == 0 or offset > len(out) or len(out) + length > n:
-            raise ValueError("bad copy")
-        for _ in range(length):  # copies may overlap their own output
-            out.append(out[-offset])
-    if len(out) != n:
-        raise ValueError("length mismatch")
-    return bytes(out)
 
 
 def _trailer_matches(f: bytes | bytearray, offset: int, size: int, crc: Crc) -> bool:
