@@ -73,3 +73,19 @@ def test_listing_a_bfloat16_checkpoint_does_not_import_it():
         with bundlefast.open({prefix!r}) as r:
             assert r.info("bfloat16/values").tf_dtype == "bfloat16"
     """)
+
+
+def test_importing_bundlefast_imports_no_numpy_and_no_framework():
+    """`import bundlefast` stays cheap for a process that may only list or read one
+    tensor: NumPy comes with the first array, the writer and frameworks on first use."""
+    code = (
+        "import sys\nimport bundlefast\n"
+        "heavy = [m for m in ('numpy', 'ml_dtypes', 'torch', 'jax', 'fsspec', 'dask', 'tensorflow') if m in sys.modules]\n"
+        "print(heavy)\n"
+        "bundlefast.save\n"  # the lazy attribute resolves
+        "print('numpy' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "True"]

@@ -37,7 +37,6 @@ from ._reader import Reader, TensorInfo
 from ._restore import RestoreError, RestoreReport, restore
 from ._slicing import LazyTensor
 from ._state_file import update_checkpoint_state
-from ._writer import Writer, save
 from .errors import (
     BundleError,
     ChecksumError,
@@ -59,6 +58,22 @@ from .compat import (
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from ._writer import Writer, save
+
+# Imported on first use: the writer needs NumPy at import, and `import bundlefast`
+# must stay cheap for a process that only reads (the time-to-first-tensor budget).
+_LAZY = {"Writer": "._writer", "save": "._writer"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bundlefast' has no attribute {name!r}")
 
 __version__: str = _core.__version__
 

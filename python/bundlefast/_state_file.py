@@ -15,7 +15,6 @@ import os
 import re
 import time
 import unicodedata
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -373,6 +372,8 @@ def write_state_file(
     the old file or the new one, never a part. Returns the file's path."""
     d = os.fspath(directory)
     path = Path(d, latest_filename or STATE_FILENAME)
+    import uuid  # here, not at import: uuid costs milliseconds that reading never needs
+
     temp = path.with_name(f"{path.name}.tmp{uuid.uuid4().hex}")  # TF's temp name
     try:
         with open(temp, "wb") as f:
