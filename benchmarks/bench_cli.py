@@ -34,17 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import workloads as W  # noqa: E402
-
-
-def _status() -> dict[str, int]:
-    """VmHWM (peak RSS), VmRSS and RssAnon of this process, in bytes."""
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmHWM", "VmRSS", "RssAnon"):
-                out[key] = int(rest.split()[0]) * 1024
-    return out
+from proc_memory import proc_status  # noqa: E402
 
 
 def child(mode: str, prefix: str, out: str) -> dict:
@@ -60,7 +50,7 @@ def child(mode: str, prefix: str, out: str) -> dict:
         from safetensors.numpy import save_file
 
         arrays = bundlefast.load(prefix, copy=True)  # "the same arrays in memory"
-        before = _status()
+        before = proc_status()
         t0 = time.perf_counter()
         save_file(arrays, out)
     else:
@@ -68,11 +58,11 @@ def child(mode: str, prefix: str, out: str) -> dict:
 
         import safetensors.numpy  # noqa: F401 - same import cost as the other side
 
-        before = _status()
+        before = proc_status()
         t0 = time.perf_counter()
         convert(prefix, out)
     seconds = time.perf_counter() - t0
-    after = _status()
+    after = proc_status()
     return {"seconds": seconds, "before": before, "after": after}
 
 

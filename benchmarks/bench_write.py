@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import workloads
+from proc_memory import proc_status  # noqa: E402
 
 os.environ["BUNDLEFAST_NUM_THREADS"] = "1"
 
@@ -129,16 +130,6 @@ def _tf_child(name: str, work: str, repeat: int) -> None:
     print(json.dumps({"tf.SaveV2": times}))
 
 
-def _status() -> dict[str, int]:
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon"):
-                out[key] = int(value.split()[0]) * 1024
-    return out
-
-
 def _memory_child(name: str, work: str) -> None:
     import bundlefast
     import numpy as np
@@ -148,9 +139,9 @@ def _memory_child(name: str, work: str) -> None:
     bundlefast.save(_fresh(Path(work), "warm", 0), {"x": np.zeros(1)})  # import-time allocations
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # VmHWM := VmRSS
-    before = _status()
+    before = proc_status()
     bundlefast.save(_fresh(Path(work), "mem", 0), tensors)
-    after = _status()
+    after = proc_status()
     print(json.dumps({"data": data, "peak_growth": after["VmHWM"] - before["VmRSS"],
                       "anon_after": after["RssAnon"] - before["RssAnon"]}))
 

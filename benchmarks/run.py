@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 
 import variants as V  # noqa: E402
 import workloads as W  # noqa: E402
+from proc_memory import proc_status  # noqa: E402
 
 # Variants timed for every workload, in table order. "N" is all cores.
 TIMED = [
@@ -149,17 +150,6 @@ def child_time(spec: dict) -> dict:
     return out
 
 
-def _status() -> dict[str, int]:
-    """VmRSS, VmHWM, RssAnon, RssFile of this process, in bytes."""
-    vals = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
-                vals[key] = int(rest.split()[0]) * 1024
-    return vals
-
-
 def child_rss(spec: dict) -> dict:
     """Peak RSS of one variant run once in this fresh process (page cache warm)."""
     wl = V.Workload.from_meta(Path(spec["work_dir"]), W.load_meta(Path(spec["work_dir"]), spec["workload"]))
@@ -171,11 +161,11 @@ def child_rss(spec: dict) -> dict:
         V._tf()
     elif v.library == "bundlefast":
         import bundlefast  # noqa: F401
-    before = _status()
+    before = proc_status()
     result = v.op(wl)
-    after = _status()
+    after = proc_status()
     V.touch(result)  # views: map every page in, to show it is file-backed, not a copy
-    touched = _status()
+    touched = proc_status()
     del result
     return {"before": before, "after": after, "touched": touched}
 
