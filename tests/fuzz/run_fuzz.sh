@@ -30,10 +30,13 @@ if ! command -v clang++ >/dev/null; then
   echo "run_fuzz: clang++ is needed (Debian: apt-get install clang libclang-rt-dev llvm)" >&2
   exit 2
 fi
-# Minimum executions per second of each target, well under what a loaded 2-core
-# machine does (fuzz_bundle 380-790/s, fuzz_tensor 2300-3300/s, fuzz_load 3.5-10/s there;
-# fuzz_load reads every input nine ways, and its seeds alone are ~25 executions).
-declare -A min_rate=([fuzz_bundle]=100 [fuzz_tensor]=300 [fuzz_load]=1)
+# Minimum executions per second of each target: a guard against a harness that
+# stalls or dies early, not a speed test, so a third or less of the slowest rate
+# seen on a CI machine (fuzz_bundle 62/s there and 200-790/s on a dev machine: it
+# writes every input to files, and mutants of the 650 KB many-keys seed dominate
+# its corpus; fuzz_tensor 2400-3300/s; fuzz_load 3.5-76/s: it reads every input
+# nine ways, and its seeds alone are ~25 executions).
+declare -A min_rate=([fuzz_bundle]=20 [fuzz_tensor]=300 [fuzz_load]=1)
 "$py" -c "import pybind11" 2>/dev/null || "$py" -m pip install -q pybind11  # CMake configures _core too
 
 echo "run_fuzz: building the libFuzzer targets"
