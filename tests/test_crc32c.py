@@ -4,7 +4,8 @@ Every kernel-level test runs once per backend ("auto", "portable", "sse42",
 "arm64"), skipping those this build or CPU lacks, and every kernel must agree
 with an independent reference: a slow pure-Python CRC here and, where
 installed, the `crc32c` PyPI package. Model: google/crc32c
-src/crc32c_extend_unittests.h.
+src/crc32c_extend_unittests.h. On x86-64 the arm64 cases skip; CI checks that
+kernel under qemu-user instead (tests/arm64/run.sh).
 """
 
 from __future__ import annotations
