@@ -288,3 +288,40 @@ def test_progress_bar_on_a_terminal_not_in_a_pipe(tmp_path: Path) -> None:
     assert piped.stderr == ""
     code, terminal = _run_on_pty(["verify", "--no-progress", str(prefix)], env)
     assert code == 0 and "%|" not in terminal
+
+
+@pytest.mark.parametrize("case", ["partitioned_tf1", "strings", "odd_names", "all_dtypes", "sharded_tf1"])
+def test_ls_columns_match_reader_info(case: str) -> None:
+    """`ls` lists through one core call (_core.list_entries); every column agrees with
+    Reader.info, tensor by tensor, partitioned tensors (no shard) included."""
+    from bundlefast.cli.ls import listing, stored_bytes
+
+    columns = listing(str(DATA_DIR / case), ["ls", str(DATA_DIR / case)])
+    with bundlefast.open(DATA_DIR / case) as reader:
+        assert columns["names"] == list(reader)
+        assert columns["num_shards"] == reader.num_shards
+        assert columns["prefix"] == str(reader.prefix)
+        infos = [reader.info(name) for name in reader]
+    assert columns["dtypes"] == [i.dtype_enum for i in infos]
+    assert columns["shapes"] == [i.shape for i in infos]
+    assert columns["stored_bytes"] == [stored_bytes(i) for i in infos]
+    assert columns["shards"] == [-1 if i.slices else i.shard for i in infos]
+    assert columns["slices"] == [len(i.slices) for i in infos]
+    if case == "partitioned_tf1":
+        assert any(columns["slices"]) and -1 in columns["shards"]
+        itemsize = {i.name: i.dtype.itemsize for i in infos if i.slices}
+        assert all(columns["stored_bytes"][k] == int(np.prod(infos[k].shape)) * itemsize[infos[k].name]
+                   for k in range(len(infos)) if infos[k].slices)  # fmt: skip
+
+
+def test_ls_imports_neither_numpy_nor_the_converters() -> None:
+    """CLI start-up is part of `ls`'s time (issue 12: <= 1/10 of inspect_checkpoint):
+    listing a checkpoint needs the index and the table, not NumPy (~0.1-0.2 s to import)
+    or the convert package."""
+    code = ("import sys; from bundlefast.cli import main; "
+            f"code = main(['ls', {str(DATA_DIR / 'keras_tf2')!r}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy' or m.startswith('bundlefast.convert')))")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=os.environ)
+    assert result.returncode == 0, result.stderr
+    assert "_CHECKPOINTABLE_OBJECT_GRAPH" in result.stdout
+    assert result.stdout.splitlines()[-1] == "[]"
