@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_support import DATA_DIR, copy_case, run_cli
+from cli_support import DATA_DIR, copy_case, damage_payloads, run_cli
 
 import bundlefast
 from bundlefast.cli import main
@@ -69,7 +69,7 @@ def test_bare_prefix_with_old_verify_flag_lists_then_verifies(tmp_path: Path) ->
     lines = result.stdout.splitlines()
     assert lines[0].split()[0] == "name" and lines[-1].startswith("OK: 27 tensors")
     case = copy_case("tf1_saver", tmp_path)
-    _damage(case / "model-1", ["global_step"])
+    damage_payloads(case / "model-1", ["global_step"])
     result = run_cli(case, "--verify")
     assert result.returncode == 1
     assert "DAMAGED global_step" in result.stdout
@@ -118,24 +118,11 @@ def test_verify_clean_checkpoint_exits_0() -> None:
     assert result.stderr == ""
 
 
-def _damage(prefix: Path, names: list[str]) -> dict[str, tuple[str, int]]:
-    """Flip one byte in the payload of each tensor; returns {name: (data file, offset)}."""
-    with bundlefast.open(prefix) as reader:
-        where = {n: (reader.info(n).data_path, reader.info(n).offset) for n in names}
-    for path, offset in where.values():
-        with open(path, "r+b") as f:
-            f.seek(offset)
-            byte = f.read(1)
-            f.seek(offset)
-            f.write(bytes([byte[0] ^ 0xFF]))
-    return where
-
-
 def test_verify_lists_every_damaged_tensor_with_file_and_offset(tmp_path: Path) -> None:
     case = copy_case("tf1_saver", tmp_path)
     prefix = case / "model-1"
     bad = ["dense/kernel", "global_step"]
-    where = _damage(prefix, bad)
+    where = damage_payloads(prefix, bad)
     result = run_cli("verify", "--threads", "2", case)
     assert result.returncode == 1, (result.stdout, result.stderr)
     damaged = [line for line in result.stdout.splitlines() if line.startswith("DAMAGED ")]

@@ -34,6 +34,13 @@ class TensorMeta:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
+class Check:
+    """Checksums of a source being verified while a conversion runs (see Source.check)."""
+
+    def wait(self) -> None:
+        """Block until done; raise what the verification found (ChecksumError, ...)."""
+
+
 class Source:
     """A checkpoint file read one tensor at a time. Use as a context manager."""
 
@@ -43,7 +50,15 @@ class Source:
         raise NotImplementedError
 
     def read(self, name: str) -> np.ndarray:
+        """One tensor, its stored checksum verified (for formats that store one) unless
+        a running ``check`` covers it."""
         raise NotImplementedError
+
+    def check(self, names: list[str]) -> Check:
+        """Start verifying the stored checksums of ``names`` (the order they will be
+        read in), alongside the reads; ``run`` waits for it before committing the
+        target. Formats without checksums (or that check them while reading) do nothing."""
+        return Check()
 
     def close(self) -> None:
         pass
