@@ -7,6 +7,7 @@ Conversions to a TF bundle need ``bundlefast.Writer``: tests/test_cli_convert_bu
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tracemalloc
 from pathlib import Path
@@ -328,3 +329,41 @@ def test_a_damaged_slice_of_a_partitioned_tensor_stops_the_conversion(tmp_path: 
     assert not (tmp_path / "m.safetensors").exists()
     report = convert(case / "model", tmp_path / "m.safetensors", select="^(rows|cols|plain)")
     assert len(report.written) == 9
+
+
+def test_pt_with_a_torch_older_than_2_3_skips_the_unsigned_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The torch extra allows torch 2.1, which has no uint16/32/64: a .pt conversion
+    skips those with a reason naming the torch that has them, and writes the rest."""
+    import torch  # a test dependency: the test fails, not skips, without it
+
+    from bundlefast.convert import pt
+
+    class Torch21:
+        """torch as the converter sees it, without what torch 2.3 added (torch.save
+        itself still needs those names, so the real module cannot lose them)."""
+
+        __version__ = "2.1.2"
+
+        def __getattr__(self, name: str) -> object:
+            if name in ("uint16", "uint32", "uint64"):
+                raise AttributeError(name)
+            return getattr(torch, name)
+
+    monkeypatch.setattr(pt, "_torch", lambda purpose: Torch21())
+    out = tmp_path / "old.pt"
+    select = "^(scalar/)?(uint|float32)"
+    assert main(["convert", str(DATA_DIR / "all_dtypes"), str(out), "--select", select]) == 0
+    stderr = capsys.readouterr().err
+    unsigned = [n for n in _expected("all_dtypes") if n.removeprefix("scalar/").split("/")[0] in ("uint16", "uint32", "uint64")]
+    assert len(unsigned) == 9
+    for name in unsigned:
+        width = name.removeprefix("scalar/").split("/")[0]
+        assert f"skipped {name!r}: torch 2.1.2 has no {width} type (torch>=2.3 has)" in stderr
+    expected = {n: a for n, a in _expected("all_dtypes").items()
+                if re.search(select, n) and a.dtype.name in PT_TYPES - {"uint16", "uint32", "uint64"}}  # fmt: skip
+    assert {"uint8/extremes", "scalar/float32"} <= expected.keys()
+    written = _read_with_owner(out, "pt")
+    assert written.keys() == expected.keys()
+    for name, array in expected.items():
+        _same_bits(written[name], array, name)
