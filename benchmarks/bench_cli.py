@@ -6,7 +6,9 @@
 
 1. ``convert`` of the BERT-sized checkpoint to .safetensors, against
    ``safetensors.numpy.save_file`` of the same arrays already in memory (loaded with
-   ``copy=True`` before the clock starts). Target: convert <= 1.1x save_file. Each run is
+   ``copy=True`` before the clock starts). convert also verifies every CRC32C of the
+   source (on a thread beside safetensors' writer, which then copies from pages the
+   check has faulted in). Target: convert <= 1.1x save_file. Each run is
    a fresh process, its imports done before the clock starts; its peak RSS (VmHWM) and
    anonymous RSS after the write are reported.
 2. ``bundlefast ls`` on the 50,000-tensor checkpoint against TensorFlow's

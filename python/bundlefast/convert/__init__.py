@@ -170,8 +170,9 @@ def plan(
 def run(source: Source, target: Target, steps: list[Step], progress: Callable[[int], None] | None = None) -> int:
     """Move every step's tensor from ``source`` to ``target``; returns the bytes written.
 
-    The source's checksums are verified alongside (``Source.check``), and the target is
-    committed only after every one passed; on any error it is aborted (no file left).
+    The source's checksums are verified alongside the reads and the target's write
+    (``Source.check``); the target is committed only after every one passed (its
+    ``finish`` waits for the check last), and on any error it is aborted (no file left).
     """
     written = 0
     check = source.check(list(dict.fromkeys(step.source for step in steps)))
@@ -185,8 +186,7 @@ def run(source: Source, target: Target, steps: list[Step], progress: Callable[[i
             del array  # drop this tensor before the next is read
             if progress is not None:
                 progress(1)
-        check.wait()
-        target.finish()
+        target.finish(check.wait)
     except BaseException:
         with contextlib.suppress(BaseException):
             check.wait()  # the source stays open until its verification has stopped

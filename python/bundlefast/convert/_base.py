@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,11 @@ class Target:
         that can keep it (a bundle keeps qint8 and variant tensors as they were)."""
         raise NotImplementedError
 
-    def finish(self) -> None:
+    def finish(self, before_commit: Callable[[], None] = lambda: None) -> None:
+        """Write what is left and commit. ``before_commit`` runs last before the file
+        appears (after the bytes are written, where a target writes at the end) and may
+        raise to stop it: ``run`` passes the source's checksum check, so that a writer
+        taking every tensor at once (safetensors, torch) overlaps it."""
         raise NotImplementedError
 
     def abort(self) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -108,7 +109,8 @@ class BundleTarget(Target):
     def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
         self._writer.add(name, array, dtype=tf_dtype)
 
-    def finish(self) -> None:
+    def finish(self, before_commit: Callable[[], None] = lambda: None) -> None:
+        before_commit()  # the data went out with each add; close() writes the index and commits
         self._writer.close()
 
     def abort(self) -> None:
