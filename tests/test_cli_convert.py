@@ -367,3 +367,28 @@ def test_pt_with_a_torch_older_than_2_3_skips_the_unsigned_types(tmp_path: Path,
     assert written.keys() == expected.keys()
     for name, array in expected.items():
         _same_bits(written[name], array, name)
+
+
+def test_a_url_source_is_verified_tensor_by_tensor(tmp_path: Path) -> None:
+    """A remote bundle has no background check: each fetched tensor is verified on read."""
+    import uuid
+
+    import fsspec  # not importorskip: CI installs the remote extra
+
+    case = copy_case("tf1_saver", tmp_path)
+    fs = fsspec.filesystem("memory")
+    root = f"/bf-convert-{uuid.uuid4().hex}"
+    try:
+        for path in sorted(case.rglob("*")):
+            if path.is_file():
+                fs.pipe_file(f"{root}/{path.relative_to(case).as_posix()}", path.read_bytes())
+        good = convert(f"memory://{root}/model-1", tmp_path / "good.safetensors")
+        assert len(good.written) == len(bundlefast.open(case / "model-1"))
+        damage_payloads(case / "model-1", ["global_step"])
+        data = next(case.glob("model-1.data-*"))
+        fs.pipe_file(f"{root}/{data.name}", data.read_bytes())
+        with pytest.raises(ChecksumError, match="global_step"):
+            convert(f"memory://{root}/model-1", tmp_path / "bad.safetensors")
+        assert not (tmp_path / "bad.safetensors").exists()
+    finally:
+        fs.rm(root, recursive=True)
