@@ -50,3 +50,23 @@ def many_tensors(tmp_path: Path, count: int, nbytes: int) -> Path:
     prefix = tmp_path / "many"
     builder.write(prefix)
     return prefix
+
+
+def flip_byte(path: str | os.PathLike[str], offset: int) -> None:
+    """Invert one byte of a file in place."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def damage_payloads(prefix: Path, names: list[str]) -> dict[str, tuple[str, int]]:
+    """Flip one byte in the payload of each tensor; returns {name: (data file, offset)}."""
+    import bundlefast
+
+    with bundlefast.open(prefix) as reader:
+        where = {n: (reader.info(n).data_path, reader.info(n).offset) for n in names}
+    for path, offset in where.values():
+        flip_byte(path, offset)
+    return where

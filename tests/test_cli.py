@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_support import DATA_DIR, copy_case, run_cli
+from cli_support import DATA_DIR, copy_case, damage_payloads, run_cli
 
 import bundlefast
 from bundlefast.cli import main
@@ -69,7 +69,7 @@ def test_bare_prefix_with_old_verify_flag_lists_then_verifies(tmp_path: Path) ->
     lines = result.stdout.splitlines()
     assert lines[0].split()[0] == "name" and lines[-1].startswith("OK: 27 tensors")
     case = copy_case("tf1_saver", tmp_path)
-    _damage(case / "model-1", ["global_step"])
+    damage_payloads(case / "model-1", ["global_step"])
     result = run_cli(case, "--verify")
     assert result.returncode == 1
     assert "DAMAGED global_step" in result.stdout
@@ -118,24 +118,11 @@ def test_verify_clean_checkpoint_exits_0() -> None:
     assert result.stderr == ""
 
 
-def _damage(prefix: Path, names: list[str]) -> dict[str, tuple[str, int]]:
-    """Flip one byte in the payload of each tensor; returns {name: (data file, offset)}."""
-    with bundlefast.open(prefix) as reader:
-        where = {n: (reader.info(n).data_path, reader.info(n).offset) for n in names}
-    for path, offset in where.values():
-        with open(path, "r+b") as f:
-            f.seek(offset)
-            byte = f.read(1)
-            f.seek(offset)
-            f.write(bytes([byte[0] ^ 0xFF]))
-    return where
-
-
 def test_verify_lists_every_damaged_tensor_with_file_and_offset(tmp_path: Path) -> None:
     case = copy_case("tf1_saver", tmp_path)
     prefix = case / "model-1"
     bad = ["dense/kernel", "global_step"]
-    where = _damage(prefix, bad)
+    where = damage_payloads(prefix, bad)
     result = run_cli("verify", "--threads", "2", case)
     assert result.returncode == 1, (result.stdout, result.stderr)
     damaged = [line for line in result.stdout.splitlines() if line.startswith("DAMAGED ")]
@@ -288,3 +275,63 @@ def test_progress_bar_on_a_terminal_not_in_a_pipe(tmp_path: Path) -> None:
     assert piped.stderr == ""
     code, terminal = _run_on_pty(["verify", "--no-progress", str(prefix)], env)
     assert code == 0 and "%|" not in terminal
+
+
+@pytest.mark.parametrize("case", ["partitioned_tf1", "strings", "odd_names", "all_dtypes", "sharded_tf1"])
+def test_ls_columns_match_reader_info(case: str) -> None:
+    """`ls` lists through one core call (_core.list_entries); every column agrees with
+    Reader.info, tensor by tensor, partitioned tensors (no shard) included."""
+    from bundlefast.cli.ls import listing, stored_bytes
+
+    columns = listing(str(DATA_DIR / case), ["ls", str(DATA_DIR / case)])
+    with bundlefast.open(DATA_DIR / case) as reader:
+        assert columns["names"] == list(reader)
+        assert columns["num_shards"] == reader.num_shards
+        assert columns["prefix"] == str(reader.prefix)
+        infos = [reader.info(name) for name in reader]
+    assert columns["dtypes"] == [i.dtype_enum for i in infos]
+    assert columns["shapes"] == [i.shape for i in infos]
+    assert columns["stored_bytes"] == [stored_bytes(i) for i in infos]
+    assert columns["shards"] == [-1 if i.slices else i.shard for i in infos]
+    assert columns["slices"] == [len(i.slices) for i in infos]
+    if case == "partitioned_tf1":
+        assert any(columns["slices"]) and -1 in columns["shards"]
+        itemsize = {i.name: i.dtype.itemsize for i in infos if i.slices}
+        assert all(columns["stored_bytes"][k] == int(np.prod(infos[k].shape)) * itemsize[infos[k].name]
+                   for k in range(len(infos)) if infos[k].slices)  # fmt: skip
+
+
+def test_ls_imports_neither_numpy_nor_the_converters() -> None:
+    """CLI start-up is part of `ls`'s time (issue 12: <= 1/10 of inspect_checkpoint):
+    listing a checkpoint needs the index and the table, not NumPy (~0.1-0.2 s to import)
+    or the convert package."""
+    code = ("import sys; from bundlefast.cli import main; "
+            f"code = main(['ls', {str(DATA_DIR / 'keras_tf2')!r}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy' or m.startswith('bundlefast.convert')))")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=os.environ)
+    assert result.returncode == 0, result.stderr
+    assert "_CHECKPOINTABLE_OBJECT_GRAPH" in result.stdout
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("case", ["partitioned_tf1", "sharded_tf1"])
+def test_ls_of_a_url_prints_what_ls_of_the_files_prints(case: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A URL is listed through the Reader (no core listing over fsspec): same table."""
+    import uuid
+
+    import fsspec  # not importorskip: CI installs the remote extra
+
+    fs = fsspec.filesystem("memory")
+    root = f"/bf-cli-{uuid.uuid4().hex}"
+    for path in sorted((DATA_DIR / case).rglob("*")):
+        if path.is_file():
+            fs.pipe_file(f"{root}/{path.relative_to(DATA_DIR / case).as_posix()}", path.read_bytes())
+    try:
+        assert main(["ls", str(DATA_DIR / case)]) == 0
+        local = capsys.readouterr().out.splitlines()
+        assert main(["ls", f"memory://{root}"]) == 0
+        remote = capsys.readouterr().out.splitlines()
+    finally:
+        fs.rm(root, recursive=True)
+    assert remote[:-1] == local[:-1] and len(local) > 3
+    assert remote[-1].split(":")[0] == local[-1].split(":")[0]  # the totals; the prefixes differ

@@ -7,6 +7,7 @@ Conversions to a TF bundle need ``bundlefast.Writer``: tests/test_cli_convert_bu
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tracemalloc
 from pathlib import Path
@@ -14,12 +15,12 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 import pytest
-from cli_support import DATA_DIR, case_names, many_tensors, run_cli
+from cli_support import DATA_DIR, case_names, copy_case, damage_payloads, flip_byte, many_tensors, run_cli
 
 import bundlefast
 from bundlefast.cli import main
 from bundlefast.convert import convert, open_source, read_rename_map
-from bundlefast.errors import InvalidArgumentError
+from bundlefast.errors import ChecksumError, InvalidArgumentError
 
 # What each format can hold, written out here independently of the converters.
 SAFETENSORS_TYPES = {"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float16",
@@ -286,3 +287,108 @@ def test_peak_memory_is_one_tensor_not_the_checkpoint(tmp_path: Path, fmt: str) 
         assert len(source.tensors()) == 12
         first = source.read("t00")
     np.testing.assert_array_equal(first, bundlefast.load(prefix, names=["t00"])["t00"].astype(np.float64))
+
+
+def _leftovers(directory: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name not in keep)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "npz", "pt", "bundle"])
+def test_a_damaged_source_tensor_stops_the_conversion(tmp_path: Path, fmt: str) -> None:
+    """The source's CRCs are verified (the views on a thread beside the writer): one bad
+    byte in the last tensor written fails the conversion, and no destination is left."""
+    case = copy_case("tf1_saver", tmp_path)
+    with bundlefast.open(case / "model-1") as reader:
+        last = list(reader)[-1]
+    damage_payloads(case / "model-1", [last])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / ("ckpt" if fmt == "bundle" else f"model{EXT[fmt]}")
+    with pytest.raises(ChecksumError, match=last):
+        convert(case / "model-1", out, to=fmt)
+    assert _leftovers(out_dir, set()) == []
+    result = run_cli("convert", case / "model-1", out, "--to", fmt)
+    assert result.returncode == 1, result.stderr
+    assert "crc32c mismatch" in result.stderr and repr(last) in result.stderr and "Traceback" not in result.stderr
+    assert _leftovers(out_dir, set()) == []
+
+
+def test_a_damaged_slice_of_a_partitioned_tensor_stops_the_conversion(tmp_path: Path) -> None:
+    """Assembled partitioned tensors are verified by the copy that assembles them."""
+    import bundle_surgery
+
+    case = copy_case("partitioned_tf1", tmp_path)
+    index = (case / "model.index").read_bytes()
+    slice_entries = [(key, bundle_surgery.entry_payload(value)) for key, value in bundle_surgery.index_entries(index)
+                     if key != b"ids" and b"ids" in key]  # fmt: skip
+    assert slice_entries
+    payload = slice_entries[0][1]
+    flip_byte(case / "model.data-00000-of-00001", payload.offset)
+    with pytest.raises(ChecksumError):
+        convert(case / "model", tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()
+    report = convert(case / "model", tmp_path / "m.safetensors", select="^(rows|cols|plain)")
+    assert len(report.written) == 9
+
+
+def test_pt_with_a_torch_older_than_2_3_skips_the_unsigned_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The torch extra allows torch 2.1, which has no uint16/32/64: a .pt conversion
+    skips those with a reason naming the torch that has them, and writes the rest."""
+    import torch  # a test dependency: the test fails, not skips, without it
+
+    from bundlefast.convert import pt
+
+    class Torch21:
+        """torch as the converter sees it, without what torch 2.3 added (torch.save
+        itself still needs those names, so the real module cannot lose them)."""
+
+        __version__ = "2.1.2"
+
+        def __getattr__(self, name: str) -> object:
+            if name in ("uint16", "uint32", "uint64"):
+                raise AttributeError(name)
+            return getattr(torch, name)
+
+    monkeypatch.setattr(pt, "_torch", lambda purpose: Torch21())
+    out = tmp_path / "old.pt"
+    select = "^(scalar/)?(uint|float32)"
+    assert main(["convert", str(DATA_DIR / "all_dtypes"), str(out), "--select", select]) == 0
+    stderr = capsys.readouterr().err
+    unsigned = [n for n in _expected("all_dtypes") if n.removeprefix("scalar/").split("/")[0] in ("uint16", "uint32", "uint64")]
+    assert len(unsigned) == 9
+    for name in unsigned:
+        width = name.removeprefix("scalar/").split("/")[0]
+        assert f"skipped {name!r}: torch 2.1.2 has no {width} type (torch>=2.3 has)" in stderr
+    expected = {n: a for n, a in _expected("all_dtypes").items()
+                if re.search(select, n) and a.dtype.name in PT_TYPES - {"uint16", "uint32", "uint64"}}  # fmt: skip
+    assert {"uint8/extremes", "scalar/float32"} <= expected.keys()
+    written = _read_with_owner(out, "pt")
+    assert written.keys() == expected.keys()
+    for name, array in expected.items():
+        _same_bits(written[name], array, name)
+
+
+def test_a_url_source_is_verified_tensor_by_tensor(tmp_path: Path) -> None:
+    """A remote bundle has no background check: each fetched tensor is verified on read."""
+    import uuid
+
+    import fsspec  # not importorskip: CI installs the remote extra
+
+    case = copy_case("tf1_saver", tmp_path)
+    fs = fsspec.filesystem("memory")
+    root = f"/bf-convert-{uuid.uuid4().hex}"
+    try:
+        for path in sorted(case.rglob("*")):
+            if path.is_file():
+                fs.pipe_file(f"{root}/{path.relative_to(case).as_posix()}", path.read_bytes())
+        good = convert(f"memory://{root}/model-1", tmp_path / "good.safetensors")
+        assert len(good.written) == len(bundlefast.open(case / "model-1"))
+        damage_payloads(case / "model-1", ["global_step"])
+        data = next(case.glob("model-1.data-*"))
+        fs.pipe_file(f"{root}/{data.name}", data.read_bytes())
+        with pytest.raises(ChecksumError, match="global_step"):
+            convert(f"memory://{root}/model-1", tmp_path / "bad.safetensors")
+        assert not (tmp_path / "bad.safetensors").exists()
+    finally:
+        fs.rm(root, recursive=True)

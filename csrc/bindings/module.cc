@@ -5,6 +5,7 @@
 #include "dtypes_py.h"
 #include "errors.h"
 #include "files_py.h"
+#include "listing_py.h"
 #include "reader_py.h"
 #include "testing_py.h"
 #include "writer_py.h"
@@ -16,6 +17,7 @@ PYBIND11_MODULE(_core, m) {
   bundlefast::bindings::RegisterCrc32c(m);
   bundlefast::bindings::RegisterDtypes(m);
   bundlefast::bindings::RegisterFiles(m);
+  bundlefast::bindings::RegisterListing(m);
   bundlefast::bindings::RegisterReader(m);
   bundlefast::bindings::RegisterTesting(m);
   bundlefast::bindings::RegisterWriter(m);

@@ -1,10 +1,12 @@
-"""What the framework modules (``bundlefast.torch``, ``bundlefast.jax``) share: the lazy
-import that names the pip extra, and choosing the tensors a framework can hold."""
+"""What the framework modules (``bundlefast.torch``, ``bundlefast.jax``) and the
+converters (``bundlefast.convert``) share: the one lazy import of an optional dependency,
+whose error names the pip extra, and choosing the tensors a framework can hold."""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import UnsupportedError
@@ -15,13 +17,26 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def import_framework(module: str) -> Any:
-    """``import module``, or an ImportError saying which extra installs it."""
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+
+def require(module: str, extra: str, purpose: str) -> ModuleType:
+    """``import module``, or raise MissingExtraError saying which extra to install.
+
+    ``purpose`` completes "... needs <module>", e.g. "writing .safetensors files".
+    """
     try:
         return importlib.import_module(module)
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        msg = f"bundlefast.{module} needs {module}: pip install 'bundlefast[{module}]'"
-        raise ImportError(msg) from err
+    except ImportError as err:
+        top = module.split(".")[0]
+        msg = f"{purpose} needs the {top} package: pip install 'bundlefast[{extra}]'"
+        raise MissingExtraError(msg) from err
+
+
+def import_framework(module: str) -> Any:
+    """``bundlefast.<module>``'s framework (``torch``, ``jax``: each its own extra)."""
+    return require(module, module, f"bundlefast.{module}")
 
 
 def no_strings(info: TensorInfo, framework: str) -> None:

@@ -39,16 +39,18 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: tuple[str, ...] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser, with the subcommands ``commands`` (all by default). Running one command
+    needs only its own module (NumPy, the convert package: what ``ls`` never imports)."""
     parser = argparse.ArgumentParser(
         prog="bundlefast",
         description="Inspect, check and convert TensorFlow checkpoints without TensorFlow.",
         epilog="`bundlefast PREFIX` is `bundlefast ls PREFIX`. `bundlefast COMMAND -h` describes a command.",
     )
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        import_module(f".{name}", __name__).add_parser(commands)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in commands:
+        import_module(f".{name}", __name__).add_parser(subparsers)
     return parser
 
 
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = 0
         for command in normalize(argv):
-            args = build_parser().parse_args(command)
+            named = next((a for a in command if not a.startswith("-")), None)
+            args = build_parser((named,) if named in COMMANDS else COMMANDS).parse_args(command)
             args.argv = command
             code = max(code, int(args.run(args)))
         return code

@@ -46,7 +46,7 @@ def as_command_hints(message: str, argv: list[str], typed: str) -> str:
 
 def exit_code(err: BaseException) -> int:
     """The exit status for an exception that reached the command line."""
-    from ..convert._optional import MissingExtraError
+    from .._frameworks import MissingExtraError
     from ..errors import BundleError, InvalidArgumentError, TensorNotFoundError
 
     if isinstance(err, CliError):

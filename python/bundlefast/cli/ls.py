@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from .. import _core
+from .._dtypes import tf_name
 from ._common import EXIT_OK, EXIT_USAGE, CliError, format_shape, human_bytes, open_location
 
 DESCRIPTION = "List the tensors of a checkpoint: name, dtype, shape, stored bytes, shard; totals."
@@ -35,61 +36,90 @@ def stored_bytes(info: Any) -> int:
     """Bytes in the data files; a partitioned tensor's slices hold its values exactly."""
     if not info.slices:
         return int(info.size)
-    itemsize = info.dtype.itemsize if info.dtype is not None and info.dtype.kind != "O" else 0
-    return int(np.prod(info.shape, dtype=np.int64)) * itemsize
+    return math.prod(info.shape) * _core.dtype_size(info.dtype_enum)  # 0 for strings
 
 
-def rows_of(reader: Any) -> list[dict[str, Any]]:
-    rows = []
-    for name in reader:
-        info = reader.info(name)
-        rows.append({
-            "name": name,
-            "dtype": info.tf_dtype,
-            "shape": list(info.shape),
-            "stored_bytes": stored_bytes(info),
-            "shard": info.shard if not info.slices else None,
-            "slices": len(info.slices),
-        })  # fmt: skip
-    return rows
+def listing(location: str, argv: list[str]) -> dict[str, Any]:
+    """The checkpoint's listing in columns (see ``_core.list_entries``): one core call for
+    a local checkpoint, a Reader's ``info`` per tensor for a URL."""
+    from .._sources import is_url
+
+    if is_url(location):
+        with open_location(location, argv) as reader:
+            infos = [reader.info(name) for name in reader]
+            return {
+                "prefix": str(reader.prefix), "num_shards": reader.num_shards,
+                "names": [i.name for i in infos], "dtypes": [i.dtype_enum for i in infos],
+                "shapes": [i.shape for i in infos], "stored_bytes": [stored_bytes(i) for i in infos],
+                "shards": [-1 if i.slices else i.shard for i in infos], "slices": [len(i.slices) for i in infos],
+            }  # fmt: skip
+
+    def list_local(where: str) -> dict[str, Any]:
+        from .._prefix import resolve_prefix
+
+        prefix = str(resolve_prefix(where))
+        return {**_core.list_entries(prefix), "prefix": prefix}
+
+    return open_location(location, argv, list_local)
+
+
+def rows_of(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """The listing as one dict per tensor (``--json`` and ``--tree``)."""
+    names = {e: tf_name(e) for e in set(columns["dtypes"])}
+    return [
+        {"name": name, "dtype": names[dtype], "shape": list(shape), "stored_bytes": size,
+         "shard": None if slices else shard, "slices": slices}
+        for name, dtype, shape, size, shard, slices in zip(
+            columns["names"], columns["dtypes"], columns["shapes"], columns["stored_bytes"],
+            columns["shards"], columns["slices"])
+    ]  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     if args.meta:
         return _run_meta(args)
-    with open_location(args.prefix, args.argv) as reader:
-        rows = rows_of(reader)
-        friendly = {key: name for name, key in reader.friendly_names(include_slots=True).items()} if args.tree else {}
-        prefix, shards = str(reader.prefix), reader.num_shards
-    totals = {"tensors": len(rows), "stored_bytes": sum(r["stored_bytes"] for r in rows), "shards": shards}
-    if args.json:
-        for r in rows:
-            if args.tree:
-                r["friendly"] = friendly.get(r["name"])
-        json.dump({"prefix": prefix, "num_shards": shards, "tensors": rows, "totals": totals}, sys.stdout)
-        print()
-        return EXIT_OK
-    if args.tree:
-        _print_tree(rows, friendly)
+    columns = listing(args.prefix, args.argv)
+    prefix, shards = columns["prefix"], columns["num_shards"]
+    totals = {"tensors": len(columns["names"]), "stored_bytes": sum(columns["stored_bytes"]), "shards": shards}
+    if not args.json and not args.tree:
+        _print_table(columns)
     else:
-        _print_table(rows)
+        rows = rows_of(columns)
+        friendly = {}
+        if args.tree:
+            with open_location(args.prefix, args.argv) as reader:
+                friendly = {key: name for name, key in reader.friendly_names(include_slots=True).items()}
+        if args.json:
+            for r in rows:
+                if args.tree:
+                    r["friendly"] = friendly.get(r["name"])
+            json.dump({"prefix": prefix, "num_shards": shards, "tensors": rows, "totals": totals}, sys.stdout)
+            print()
+            return EXIT_OK
+        _print_tree(rows, friendly)
     print(f"{totals['tensors']} tensors, {totals['stored_bytes']} stored bytes ({human_bytes(totals['stored_bytes'])}), "
           f"{shards} shard(s): {prefix}")  # fmt: skip
     return EXIT_OK
 
 
-def _where(r: dict[str, Any]) -> str:
-    return f"{r['slices']} slices" if r["slices"] else str(r["shard"])
-
-
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    shapes = [format_shape(r["shape"]) for r in rows]
-    width = max((len(r["name"]) for r in rows), default=4)
-    shape_w = max(map(len, shapes), default=5)
+def _print_table(columns: dict[str, Any]) -> None:
+    """The table. 50,000 rows: each distinct dtype, shape and shard cell is formatted
+    once, and a row is one %-format (about 2.5x faster than an f-string per cell)."""
+    names = columns["names"]
+    width = max(map(len, names), default=4)
+    shape_text = {shape: format_shape(shape) for shape in set(columns["shapes"])}
+    shape_w = max(map(len, shape_text.values()), default=5)
+    shape_cell = {shape: f"{text:<{shape_w}}" for shape, text in shape_text.items()}
+    dtype_cell = {e: f"{tf_name(e):<13}" for e in set(columns["dtypes"])}
+    places = list(zip(columns["shards"], columns["slices"]))
+    where_cell = {(shard, n): f"{n} slices" if n else str(shard) for shard, n in set(places)}
+    row = f"%-{width}s  %s %s %12d  %s"
     lines = [f"{'name':<{width}}  {'dtype':<13} {'shape':<{shape_w}} {'stored_bytes':>12}  shard"]
-    lines += [f"{r['name']:<{width}}  {r['dtype']:<13} {shape:<{shape_w}} {r['stored_bytes']:>12}  {_where(r)}"
-              for r, shape in zip(rows, shapes)]  # fmt: skip
-    sys.stdout.write("\n".join(lines) + "\n")
+    lines += [row % (name, dtype_cell[dtype], shape_cell[shape], size, where_cell[where])
+              for name, dtype, shape, size, where in zip(names, columns["dtypes"], columns["shapes"],
+                                                         columns["stored_bytes"], places)]  # fmt: skip
+    lines.append("")
+    sys.stdout.write("\n".join(lines))
 
 
 def _print_tree(rows: list[dict[str, Any]], friendly: dict[str, str]) -> None:

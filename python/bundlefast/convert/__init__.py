@@ -12,6 +12,7 @@ written to a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from importlib import import_module
@@ -169,9 +170,12 @@ def plan(
 def run(source: Source, target: Target, steps: list[Step], progress: Callable[[int], None] | None = None) -> int:
     """Move every step's tensor from ``source`` to ``target``; returns the bytes written.
 
-    The target is committed at the end, or aborted (no file left) on any error.
+    The source's checksums are verified alongside the reads and the target's write
+    (``Source.check``); the target is committed only after every one passed (its
+    ``finish`` waits for the check last), and on any error it is aborted (no file left).
     """
     written = 0
+    check = source.check(list(dict.fromkeys(step.source for step in steps)))
     try:
         for step in steps:
             array = source.read(step.source)
@@ -182,8 +186,10 @@ def run(source: Source, target: Target, steps: list[Step], progress: Callable[[i
             del array  # drop this tensor before the next is read
             if progress is not None:
                 progress(1)
-        target.finish()
+        target.finish(check.wait)
     except BaseException:
+        with contextlib.suppress(BaseException):
+            check.wait()  # the source stays open until its verification has stopped
         target.abort()
         raise
     return written

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,13 @@ class TensorMeta:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
+class Check:
+    """Checksums of a source being verified while a conversion runs (see Source.check)."""
+
+    def wait(self) -> None:
+        """Block until done; raise what the verification found (ChecksumError, ...)."""
+
+
 class Source:
     """A checkpoint file read one tensor at a time. Use as a context manager."""
 
@@ -43,7 +51,15 @@ class Source:
         raise NotImplementedError
 
     def read(self, name: str) -> np.ndarray:
+        """One tensor, its stored checksum verified (for formats that store one) unless
+        a running ``check`` covers it."""
         raise NotImplementedError
+
+    def check(self, names: list[str]) -> Check:
+        """Start verifying the stored checksums of ``names`` (the order they will be
+        read in), alongside the reads; ``run`` waits for it before committing the
+        target. Formats without checksums (or that check them while reading) do nothing."""
+        return Check()
 
     def close(self) -> None:
         pass
@@ -72,7 +88,11 @@ class Target:
         that can keep it (a bundle keeps qint8 and variant tensors as they were)."""
         raise NotImplementedError
 
-    def finish(self) -> None:
+    def finish(self, before_commit: Callable[[], None] = lambda: None) -> None:
+        """Write what is left and commit. ``before_commit`` runs last before the file
+        appears (after the bytes are written, where a target writes at the end) and may
+        raise to stop it: ``run`` passes the source's checksum check, so that a writer
+        taking every tensor at once (safetensors, torch) overlaps it."""
         raise NotImplementedError
 
     def abort(self) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import mmap
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,11 @@ class CollectingTarget(Target):
     def add(self, name: str, array: np.ndarray, tf_dtype: str | None = None) -> None:
         self._held.add(name, array)
 
-    def finish(self) -> None:
+    def finish(self, before_commit: Callable[[], None] = lambda: None) -> None:
         tmp = temp_path(self.path)
         try:
             self.write(self._held.arrays(), tmp)
+            before_commit()
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)

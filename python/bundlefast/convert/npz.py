@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,9 @@ class NpzTarget(Target):
         with self._zip.open(name + SUFFIX, "w", force_zip64=True) as member:
             np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 
-    def finish(self) -> None:
+    def finish(self, before_commit: Callable[[], None] = lambda: None) -> None:
         self._zip.close()
+        before_commit()
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:

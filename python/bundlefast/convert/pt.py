@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ._base import Source, TensorMeta, dtype_name, numpy_dtype
 from ._collect import CollectingTarget
-from ._optional import require
+from .._frameworks import require
 
 # dtype names torch and NumPy (or ml_dtypes) share; torch.<name> is the torch dtype.
 _SHARED = (
@@ -30,6 +30,8 @@ _SHARED = (
     "float16", "float32", "float64", "complex64", "complex128",
     "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
 )  # fmt: skip
+# unsigned types torch has (and saves, and takes from NumPy) from 2.3 on
+_SINCE_2_3 = ("uint16", "uint32", "uint64")
 # ml_dtypes types, handed to torch as the unsigned integer of their width
 _BITS = {"bfloat16": "uint16", "float8_e4m3fn": "uint8", "float8_e5m2": "uint8",
          "float8_e4m3fnuz": "uint8", "float8_e5m2fnuz": "uint8"}  # fmt: skip
@@ -112,6 +114,9 @@ class TorchTarget(CollectingTarget):
     def cannot_store(self, name: str, dtype: Any) -> str | None:
         if dtype is not None and dtype.kind != "O" and dtype.name in _SHARED and hasattr(self._torch, dtype.name):
             return None
+        if dtype is not None and dtype.name in _SINCE_2_3:
+            # the torch extra asks for torch>=2.1 (bundlefast.torch needs no more)
+            return f"torch {self._torch.__version__} has no {dtype.name} type (torch>=2.3 has)"
         return f"torch has no {dtype_name(dtype)} type"
 
     def write(self, arrays: dict[str, np.ndarray], path: Path) -> None:

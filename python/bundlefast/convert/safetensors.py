@@ -23,7 +23,7 @@ import numpy as np
 
 from ._base import Source, TensorMeta, dtype_name, numpy_dtype
 from ._collect import CollectingTarget
-from ._optional import require
+from .._frameworks import require
 
 # safetensors dtype code -> dtype name (NumPy's or ml_dtypes'); what serialize_file takes.
 _DTYPES = {
