@@ -150,7 +150,7 @@ def test_each_array_holds_one_reference_to_the_owner(bundle):
 
 def test_a_failed_read_frees_its_arena(bundle, tmp_path):
     """An error after the arena is made (here: a damaged checksum) leaks nothing."""
-    prefix, values = bundle
+    prefix, _ = bundle
     data = tmp_path / "m.data-00000-of-00001"
     raw = bytearray(data.read_bytes())
     raw[-1] ^= 0xFF  # the last payload

@@ -18,8 +18,8 @@ import pytest
 import bundlefast
 import tf_oracle
 from bundle_builder import BundleBuilder, DataType, encode_entry, string_payload
-from owned_memory import owns_its_memory
 from bundlefast import errors
+from owned_memory import owns_its_memory
 from sliced_bundles import POD_DTYPES, POD_IDS, add_partitioned, random_strings, random_values
 
 pytestmark = pytest.mark.skipif(sys.byteorder != "little", reason="the tests swap relative to a little-endian host")
