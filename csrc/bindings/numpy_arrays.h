@@ -25,7 +25,9 @@ namespace bindings {
 pybind11::object MakeView(pybind11::handle descr, const std::vector<int64_t>& shape, const char* data,
                           pybind11::handle owner);
 
-// A new, owned, writeable, C-contiguous array (NumPy's allocator, so aligned).
+// A new, owned, writeable, C-contiguous array (NumPy's allocator, so aligned),
+// its pages prefaulted from 1 MiB up. For a read's only filled result; when a
+// read fills several, they share an arena instead (ArenaOwner, MakeInArena).
 pybind11::object MakeEmpty(pybind11::handle descr, const std::vector<int64_t>& shape);
 
 // The owner of `arena` as a Python object (a capsule named "bundlefast.arena"):
