@@ -11,7 +11,7 @@ every tensor of a workload's layout (BERT-base sizes by default, no files
 needed), copies a warm source into them, and is timed as a whole (allocation
 + copy, what a user waits for), with the allocation alone alongside:
 
-  np.empty per tensor      what bundlefast did before (numpy_arrays.cc MakeEmpty):
+  np.empty per tensor      what bundlefast did first (numpy_arrays.cc MakeEmpty):
                            NumPy mallocs each array; glibc mmaps large ones, and
                            NumPy asks for huge pages (MADV_HUGEPAGE) from 4 MiB up
   ... without THP          the same with NumPy's huge-page hint switched off
@@ -19,10 +19,15 @@ needed), copies a warm source into them, and is timed as a whole (allocation
   arena + MAP_POPULATE     the same, populated in bulk by the kernel at mmap time
   arena + MADV_HUGEPAGE    2 MiB pages: a fault per 2 MiB instead of per 4 KiB
   arena + THP + populate   huge pages, populated in bulk (MADV_POPULATE_WRITE)
+                           in one call
+  ... bundlefast's arena   the same as bundlefast does it now (csrc/arena.cc,
+                           variants.arena_like_bundlefast): 2 MiB-aligned, the
+                           populate split in 32 MiB pieces over --threads threads
   per tensor ... POPULATE  the same per tensor of 1 MiB or more (np.empty below)
   np.empty + POPULATE      np.empty per tensor, then the array's own pages
                            prefaulted in one call (MADV_POPULATE_WRITE) from 1 MiB
-                           up: what MakeEmpty does now (variants.empty_like_bundlefast)
+                           up: what bundlefast did before its arena, and still does
+                           for a single result (variants.empty_like_bundlefast)
   pread per tensor         read(2) from the data file straight into np.empty
                            (only with a workload on disk: --work-dir)
   warm destination         the same arrays reused: no fault at all (the target)
@@ -110,7 +115,7 @@ def per_tensor_populated(sizes: list[int], threshold: int = 1 << 20) -> list[np.
 
 
 def per_tensor_prefaulted(sizes: list[int]) -> list[np.ndarray]:
-    """What bundlefast does since this measurement (variants.empty_like_bundlefast)."""
+    """What bundlefast did before its arena (variants.empty_like_bundlefast)."""
     return [V.empty_like_bundlefast(n) for n in sizes]
 
 
@@ -191,8 +196,9 @@ def main() -> int:
         "arena + MAP_POPULATE": (lambda: arena(sizes, mmap.MAP_POPULATE), None),
         "arena + MADV_HUGEPAGE": (lambda: arena(sizes, advice=thp), None),
         "arena + THP + POPULATE_WRITE": (lambda: arena(sizes, advice=(*thp, MADV_POPULATE_WRITE)), None),
+        "bundlefast's arena (now)": (lambda: V.arena_like_bundlefast(sizes, args.threads), None),
         "per tensor >= 1 MiB: THP + POPULATE": (lambda: per_tensor_populated(sizes), None),
-        "np.empty + POPULATE >= 1 MiB (now)": (lambda: per_tensor_prefaulted(sizes), None),
+        "np.empty + POPULATE >= 1 MiB (before)": (lambda: per_tensor_prefaulted(sizes), None),
         "warm destination (target)": (lambda: warm, None),
     }
     if data_file and args.copy == "memcpy" and args.threads == 1:

@@ -222,14 +222,17 @@ def _share(total: int, threads: int, i: int) -> tuple[int, int]:
 
 
 MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14+; Python 3.13 names it
-PREFAULT_BYTES = 1 << 20  # csrc/bindings/numpy_arrays.cc kPrefaultBytes
+PREFAULT_BYTES = 1 << 20  # csrc/bindings/numpy_arrays.cc kPrefaultBytes (a single result's np.empty)
+ARENA_ALIGN = 64  # csrc/arena.h Arena::kAlign: where each tensor starts in the arena
+HUGE_PAGE = 2 << 20  # csrc/arena.cc kHugePage
+POPULATE_PIECE = 32 << 20  # csrc/arena.cc kPopulatePiece
 
 
 def empty_like_bundlefast(n: int) -> Any:
-    """A fresh uint8 array of n bytes allocated as bundlefast allocates its
-    copies (numpy_arrays.cc MakeEmpty): np.empty, and from 1 MiB up its whole
-    pages prefaulted in one madvise(MADV_POPULATE_WRITE) (best effort, as
-    there: an older kernel refuses and the copy faults them in)."""
+    """A fresh uint8 array of n bytes allocated as bundlefast allocates a
+    single copied result (numpy_arrays.cc MakeEmpty): np.empty, and from 1 MiB
+    up its whole pages prefaulted in one madvise(MADV_POPULATE_WRITE) (best
+    effort, as there: an older kernel refuses and the copy faults them in)."""
     import numpy as np
 
     a = np.empty(n, dtype=np.uint8)
@@ -242,17 +245,51 @@ def empty_like_bundlefast(n: int) -> Any:
     return a
 
 
+def arena_like_bundlefast(sizes: list[int], threads: int, populate: bool = True) -> list[Any]:
+    """Fresh uint8 arrays of `sizes` bytes allocated as bundlefast allocates
+    the copies of a load (csrc/arena.cc): one anonymous mapping, aligned to
+    2 MiB and marked MADV_HUGEPAGE, each array a 64-byte-aligned slice of it,
+    populated by MADV_POPULATE_WRITE in 32 MiB pieces shared by `threads`
+    threads (ctypes releases the GIL). With populate=False the copy faults
+    the pages in (what callers of this function time, they time in full).
+    The mapping lives as long as any of the arrays does."""
+    import numpy as np
+
+    starts, total = [], 0
+    for n in sizes:
+        starts.append(total)
+        total += (n + ARENA_ALIGN - 1) // ARENA_ALIGN * ARENA_ALIGN
+    huge = total >= HUGE_PAGE
+    mapped = (total + HUGE_PAGE - 1) // HUGE_PAGE * HUGE_PAGE if huge else max(total, 1)
+    m = mmap.mmap(-1, mapped + (HUGE_PAGE if huge else 0), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    whole = np.frombuffer(m, dtype=np.uint8)
+    base = whole.ctypes.data
+    skip = (-base) % HUGE_PAGE if huge else 0  # the 2 MiB-aligned start
+    if huge:
+        _libc.madvise(base + skip, mapped, mmap.MADV_HUGEPAGE)
+    if populate:
+        pieces = list(range(0, mapped, POPULATE_PIECE))
+
+        def work(i: int) -> None:
+            for lo in pieces[i::threads]:
+                _libc.madvise(base + skip + lo, min(POPULATE_PIECE, mapped - lo), MADV_POPULATE_WRITE)
+
+        _in_threads(work, min(threads, len(pieces)) or 1)
+    return [whole[skip + s : skip + s + n] for s, n in zip(starts, sizes)]
+
+
 def _memcpy(wl: Workload, threads: int) -> Any:
     """Copies every tensor's bytes out of the mapped data file into fresh
-    arrays allocated as bundlefast allocates its copies (one array per
-    tensor, empty_like_bundlefast), the bytes split evenly across
-    `threads` threads (a tensor may be split between two threads, as
-    bundlefast splits large tensors)."""
+    arrays allocated as bundlefast allocates the copies of a load (one arena
+    per load, arena_like_bundlefast, populated on `threads` threads), the
+    bytes split evenly across `threads` threads (a tensor may be split
+    between two threads, as bundlefast splits large tensors)."""
     import numpy as np
 
     m = _map(wl.data)
     src = np.frombuffer(m, dtype=np.uint8)
-    out = {row[0]: empty_like_bundlefast(row[4]) for row in wl.layout}  # fresh memory
+    names = [row[0] for row in wl.layout]
+    out = dict(zip(names, arena_like_bundlefast([row[4] for row in wl.layout], threads)))  # fresh memory
     total = sum(row[4] for row in wl.layout)
 
     def work(i: int) -> None:

@@ -2,7 +2,9 @@
 #include "numpy_arrays.h"
 
 #include <cstdint>
+#include <new>
 #include <string>
+#include <utility>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -61,14 +63,41 @@ Status CheckArrayShape(const std::vector<int64_t>& shape, int itemsize) {
   return Status::OK();
 }
 
-py::object MakeView(py::handle descr, const std::vector<int64_t>& shape, const char* data, py::handle owner) {
-  // flags = 0: not writeable. NumPy derives the contiguity and alignment flags.
-  py::object arr = New(descr, shape, data, 0);
+namespace {
+py::object NewBased(py::handle descr, const std::vector<int64_t>& shape, const char* data, int flags,
+                    py::handle owner) {
+  // NumPy derives the contiguity and alignment flags.
+  py::object arr = New(descr, shape, data, flags);
   owner.inc_ref();  // PyArray_SetBaseObject steals it
   if (py::detail::npy_api::get().PyArray_SetBaseObject_(arr.ptr(), owner.ptr()) != 0) {
     throw py::error_already_set();
   }
   return arr;
+}
+
+constexpr const char* kArenaName = "bundlefast.arena";
+}  // namespace
+
+py::object MakeView(py::handle descr, const std::vector<int64_t>& shape, const char* data, py::handle owner) {
+  return NewBased(descr, shape, data, 0, owner);  // flags = 0: not writeable
+}
+
+py::object ArenaOwner(std::unique_ptr<Arena> arena) {
+  if (!arena) throw std::bad_alloc();  // pybind11 raises MemoryError, as np.empty would
+  // The destructor runs when the last array based on the capsule dies, with
+  // the GIL held: munmap of populated pages is fast (no zeroing, no I/O).
+  py::capsule owner(arena.get(), kArenaName,
+                    [](PyObject* o) { delete static_cast<Arena*>(PyCapsule_GetPointer(o, kArenaName)); });
+  arena.release();
+  return std::move(owner);
+}
+
+const Arena& OwnedArena(py::handle owner) {
+  return *static_cast<const Arena*>(PyCapsule_GetPointer(owner.ptr(), kArenaName));
+}
+
+py::object MakeInArena(py::handle descr, const std::vector<int64_t>& shape, char* data, py::handle owner) {
+  return NewBased(descr, shape, data, py::detail::npy_api::NPY_ARRAY_WRITEABLE_, owner);
 }
 
 namespace {

@@ -10,8 +10,10 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "arena.h"
 #include "read_plan.h"
 #include "status.h"
 
@@ -23,8 +25,24 @@ namespace bindings {
 pybind11::object MakeView(pybind11::handle descr, const std::vector<int64_t>& shape, const char* data,
                           pybind11::handle owner);
 
-// A new, owned, writeable, C-contiguous array (NumPy's allocator, so aligned).
+// A new, owned, writeable, C-contiguous array (NumPy's allocator, so aligned),
+// its pages prefaulted from 1 MiB up. For a read's only filled result; when a
+// read fills several, they share an arena instead (ArenaOwner, MakeInArena).
 pybind11::object MakeEmpty(pybind11::handle descr, const std::vector<int64_t>& shape);
+
+// The owner of `arena` as a Python object (a capsule named "bundlefast.arena"):
+// the base of every array made over it by MakeInArena. The arena is freed
+// when the last of them dies, so one surviving array keeps the whole arena
+// alive (`array.copy()` detaches one). Throws MemoryError if `arena` is null.
+pybind11::object ArenaOwner(std::unique_ptr<Arena> arena);
+
+// The Arena an ArenaOwner object owns.
+const Arena& OwnedArena(pybind11::handle owner);
+
+// A writeable, C-contiguous array over `data` (a slice of the arena `owner`
+// owns, at least the array's size, aligned to Arena::kAlign), based on `owner`.
+pybind11::object MakeInArena(pybind11::handle descr, const std::vector<int64_t>& shape, char* data,
+                             pybind11::handle owner);
 
 // Whether NumPy can hold an array of `shape` with `itemsize`-byte elements:
 // at most NPY_MAXDIMS dimensions (32 before NumPy 2, 64 since), and the

@@ -238,6 +238,25 @@ class PyReader {
     return h;
   }
 
+  // When a read fills several results, they share one fresh Arena (arena.h
+  // says why), each at an aligned offset in result order: its owner, or None.
+  static py::object FillArena(const ReadPlan& plan) {
+    uint64_t bytes = 0;
+    size_t filled = 0;
+    for (size_t k = 0; k < plan.size(); ++k) {
+      if (plan.elementwise(k) || plan.view(k)) continue;
+      bytes += Arena::Aligned(plan.ResultBytes(k));  // bytes the files hold: no overflow
+      ++filled;
+    }
+    if (filled < 2 || bytes == 0) return py::none();
+    std::unique_ptr<Arena> arena;
+    {
+      py::gil_scoped_release nogil;  // mmap and munmap of the slack
+      arena = Arena::Allocate(bytes);
+    }
+    return ArenaOwner(std::move(arena));
+  }
+
   std::vector<py::object> Read(const std::vector<ReadRequest>& requests, bool verify, bool copy,
                                const std::vector<int64_t>* out_shape = nullptr) {
     std::unique_ptr<ReadPlan> plan;
@@ -248,6 +267,8 @@ class PyReader {
     }
     std::vector<py::object> arrays(plan->size());
     std::vector<char*> dst(plan->size(), nullptr);
+    py::object arena = FillArena(*plan);  // None: one result, or none to fill
+    uint64_t arena_used = 0;
     for (size_t k = 0; k < plan->size(); ++k) {
       const std::vector<int64_t>& shape = out_shape ? *out_shape : plan->shape(k);
       if (out_shape && plan->num_elements(k) != FullBox(*out_shape).NumElements()) {
@@ -270,6 +291,10 @@ class PyReader {
       }
       if (plan->view(k)) {
         arrays[k] = MakeView(descr, shape, plan->view(k), Owner(plan->view_source(k)));
+      } else if (!arena.is_none()) {
+        dst[k] = OwnedArena(arena).data() + arena_used;
+        arena_used += Arena::Aligned(plan->ResultBytes(k));
+        arrays[k] = MakeInArena(descr, shape, dst[k], arena);
       } else {
         arrays[k] = MakeEmpty(descr, shape);
         dst[k] = ArrayData(arrays[k]);
@@ -277,6 +302,7 @@ class PyReader {
     }
     {
       py::gil_scoped_release nogil;
+      if (!arena.is_none()) OwnedArena(arena).Populate(DefaultThreads());
       ThrowIfError(plan->Fill(dst));
     }
     // Filled arrays are read-only like views unless the caller asked for copies.

@@ -165,6 +165,10 @@ def load(
         verify: check each returned tensor's CRC32C (and both string checksums);
             this reads every byte, so it costs what a checksum of the data costs.
         copy: return owned, writable, aligned arrays instead of read-only views.
+            The copies of one call share one block of fresh memory (allocated and
+            faulted in at once: much faster than an allocation per tensor); it is
+            freed when the last of them dies, so keeping one tensor keeps the whole
+            block; ``array.copy()`` gives a tensor memory of its own.
         mmap: as for :func:`open`; with ``mmap=False`` every array is owned (read-only
             unless ``copy=True``).
         storage_options: as for :func:`open`. From a URL, the byte ranges of the
