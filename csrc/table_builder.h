@@ -55,6 +55,11 @@ class TableBuilder {
 std::string ShortestSeparator(std::string_view start, std::string_view limit);
 std::string ShortSuccessor(std::string_view key);
 
+// How many leading bytes a and b have in common, compared 8 at a time: the
+// writer asks for every key against the one before it (50k keys of a big
+// model share long prefixes such as "model/layer_with_weights-").
+size_t SharedPrefixLength(std::string_view a, std::string_view b);
+
 // varint64 offset ‖ varint64 size: the inverse of DecodeBlockHandle.
 void EncodeBlockHandle(const BlockHandle& handle, std::string* dst);
 

@@ -11,9 +11,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,12 +42,14 @@ struct WriterHandle {
 
 // The core's view of one tensor: `values` is a C-contiguous buffer for
 // fixed-width dtypes, or a list of bytes (one per element, row-major) for
-// STRING and VARIANT. `holder` keeps the buffer exported for the call.
-TensorValue MakeValue(int32_t dtype, std::vector<int64_t> shape, py::handle values,
+// STRING and VARIANT. `holder` keeps the buffer exported for the call, and
+// `shape` must outlive the value (it views it).
+TensorValue MakeValue(int32_t dtype, const std::vector<int64_t>& shape, py::handle values,
                       std::unique_ptr<ByteView>* holder) {
   TensorValue value;
   value.dtype = dtype;
-  value.shape = std::move(shape);
+  value.dims = shape.data();
+  value.rank = shape.size();
   if (dtype == DT_STRING || dtype == DT_VARIANT) {
     if (!PyList_Check(values.ptr())) throw py::type_error("string and variant values must be a list of bytes");
     const Py_ssize_t n = PyList_GET_SIZE(values.ptr());
@@ -77,25 +81,33 @@ void ArrayValue(py::handle obj, int32_t dtype, TensorValue* value) {
   if ((a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) {
     throw py::value_error("add_many: arrays must be C-contiguous");
   }
+  static_assert(sizeof(*a->dimensions) == sizeof(int64_t), "npy_intp is 64-bit here");
   value->dtype = dtype;
-  value->shape.assign(a->dimensions, a->dimensions + a->nd);
+  value->dims = reinterpret_cast<const int64_t*>(a->dimensions);  // the array's own shape: no copy
+  value->rank = static_cast<size_t>(a->nd);
   uint64_t elements = 1;
-  for (const int64_t d : value->shape) elements *= static_cast<uint64_t>(d);
+  for (size_t i = 0; i < value->rank; ++i) elements *= static_cast<uint64_t>(value->dims[i]);
   value->data = a->data;
   value->nbytes = elements * static_cast<uint64_t>(DataTypeSize(dtype));
 }
 
 // A tensor key from str (UTF-8, surrogateescape: what the reader decodes
-// non-UTF-8 keys to) or bytes.
-std::string KeyBytes(py::handle key) {
-  if (PyBytes_Check(key.ptr())) return std::string(PyBytes_AS_STRING(key.ptr()), PyBytes_GET_SIZE(key.ptr()));
+// non-UTF-8 keys to) or bytes, as a view valid while `key` lives: str keeps
+// its UTF-8 form cached. Only a key with a lone surrogate needs new bytes,
+// kept in `owned` (a deque: adding one moves no other).
+std::string_view KeyBytes(py::handle key, std::deque<std::string>* owned) {
+  if (PyBytes_Check(key.ptr())) {
+    return std::string_view(PyBytes_AS_STRING(key.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(key.ptr())));
+  }
   Py_ssize_t size;
-  if (const char* utf8 = PyUnicode_AsUTF8AndSize(key.ptr(), &size)) return std::string(utf8, size);  // cached
+  if (const char* utf8 = PyUnicode_AsUTF8AndSize(key.ptr(), &size)) {
+    return std::string_view(utf8, static_cast<size_t>(size));
+  }
   PyErr_Clear();  // a lone surrogate: encode it back to the byte it stands for
   py::object b = py::reinterpret_steal<py::object>(
       PyUnicode_AsEncodedString(key.ptr(), "utf-8", "surrogateescape"));
   if (!b) throw py::error_already_set();
-  return std::string(PyBytes_AS_STRING(b.ptr()), PyBytes_GET_SIZE(b.ptr()));
+  return owned->emplace_back(PyBytes_AS_STRING(b.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(b.ptr())));
 }
 
 TensorSlice MakeSlice(const std::vector<std::pair<int64_t, int64_t>>& extents) {
@@ -112,7 +124,7 @@ BundleWriter& Live(WriterHandle& h) {
 
 // Adds the converted tensors in order with one release of the GIL: per-call
 // overhead decides the speed of 50k small tensors.
-void AddAll(WriterHandle& h, const std::vector<std::string>& keys, const std::vector<TensorValue>& values) {
+void AddAll(WriterHandle& h, const std::vector<std::string_view>& keys, const std::vector<TensorValue>& values) {
   Status s;
   {
     py::gil_scoped_release release;
@@ -142,9 +154,10 @@ void RegisterWriter(py::module_& m) {
            py::arg("buffer_bytes") = uint64_t{1} << 20, py::arg("sync") = true)
       .def(
           "add",
-          [](WriterHandle& h, const py::bytes& key, int32_t dtype, std::vector<int64_t> shape, py::handle values) {
+          [](WriterHandle& h, const py::bytes& key, int32_t dtype, const std::vector<int64_t>& shape,
+             py::handle values) {
             std::unique_ptr<ByteView> holder;
-            const TensorValue value = MakeValue(dtype, std::move(shape), values, &holder);
+            const TensorValue value = MakeValue(dtype, shape, values, &holder);
             const std::string k = key;
             Status s;
             {
@@ -163,17 +176,20 @@ void RegisterWriter(py::module_& m) {
             if (dtypes.size() != n || values.size() != n || shapes.size() != n) {
               throw py::value_error("add_many: keys, dtypes, values and shapes differ in length");
             }
-            std::vector<std::string> k(n);
+            std::vector<std::string_view> k(n);
+            std::deque<std::string> owned_keys;
             std::vector<TensorValue> v(n);
             std::vector<std::unique_ptr<ByteView>> holders(n);
+            std::deque<std::vector<int64_t>> owned_shapes;  // viewed by v
             for (size_t i = 0; i < n; ++i) {
-              k[i] = KeyBytes(keys[i]);
+              k[i] = KeyBytes(keys[i], &owned_keys);
               const auto dtype = dtypes[i].cast<int32_t>();
               py::handle shape = shapes[i];
               if (shape.is_none()) {
                 ArrayValue(values[i], dtype, &v[i]);
               } else {
-                v[i] = MakeValue(dtype, shape.cast<std::vector<int64_t>>(), values[i], &holders[i]);
+                owned_shapes.push_back(shape.cast<std::vector<int64_t>>());
+                v[i] = MakeValue(dtype, owned_shapes.back(), values[i], &holders[i]);
               }
             }
             AddAll(h, k, v);
@@ -188,7 +204,8 @@ void RegisterWriter(py::module_& m) {
             const size_t n = keys.size();
             if (values.size() != n) throw py::value_error("add_plain: keys and values differ in length");
             const auto& api = py::detail::npy_api::get();
-            std::vector<std::string> k(n);
+            std::vector<std::string_view> k(n);
+            std::deque<std::string> owned_keys;
             std::vector<TensorValue> v(n);
             PyObject* last_descr = nullptr;  // models repeat a few dtypes: skip most lookups
             int32_t last_dtype = 0;
@@ -205,7 +222,7 @@ void RegisterWriter(py::module_& m) {
                 last_dtype = static_cast<int32_t>(PyLong_AsLong(dtype));
               }
               if ((a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) return false;
-              k[i] = KeyBytes(key);
+              k[i] = KeyBytes(key, &owned_keys);
               ArrayValue(value, last_dtype, &v[i]);
             }
             AddAll(h, k, v);
@@ -215,10 +232,10 @@ void RegisterWriter(py::module_& m) {
       .def(
           "add_slice",
           [](WriterHandle& h, const py::bytes& name, std::vector<int64_t> full_shape,
-             const std::vector<std::pair<int64_t, int64_t>>& extents, int32_t dtype, std::vector<int64_t> shape,
-             py::handle values) {
+             const std::vector<std::pair<int64_t, int64_t>>& extents, int32_t dtype,
+             const std::vector<int64_t>& shape, py::handle values) {
             std::unique_ptr<ByteView> holder;
-            const TensorValue value = MakeValue(dtype, std::move(shape), values, &holder);
+            const TensorValue value = MakeValue(dtype, shape, values, &holder);
             const std::string n = name;
             const TensorSlice slice = MakeSlice(extents);
             Status s;
