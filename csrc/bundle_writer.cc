@@ -134,26 +134,27 @@ uint64_t BundleWriter::HashKey(std::string_view key) { return std::hash<std::str
 
 int64_t BundleWriter::Find(std::string_view key, uint64_t hash) const {
   if (slots_.empty()) return -1;
-  const uint64_t tag = hash >> 32 << 32;
+  const uint64_t tag = hash & 0xffffffffu;
   const size_t mask = slots_.size() - 1;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const uint64_t slot = slots_[i];
     if (slot == 0) return -1;
-    if ((slot >> 32 << 32) == tag) {
+    if ((slot >> 32) == tag) {
       const uint32_t n = static_cast<uint32_t>(slot) - 1;
       if (KeyOf(records_[n]) == key) return n;
     }
   }
 }
 
-void BundleWriter::GrowSlots() {
-  std::vector<uint64_t> old;
+void BundleWriter::GrowSlots(size_t min_size) {
+  size_t size = slots_.empty() ? 1024 : slots_.size() * 2;
+  while (size < min_size) size *= 2;
+  std::vector<uint64_t> old(size, 0);
   old.swap(slots_);
-  slots_.assign(old.empty() ? 1024 : old.size() * 2, 0);
   const size_t mask = slots_.size() - 1;
   for (const uint64_t slot : old) {
     if (slot == 0) continue;
-    size_t i = records_[static_cast<uint32_t>(slot) - 1].key_hash & mask;
+    size_t i = (slot >> 32) & mask;
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = slot;
   }
@@ -161,14 +162,13 @@ void BundleWriter::GrowSlots() {
 
 BundleWriter::Record& BundleWriter::NewRecord(std::string_view key, uint64_t hash, int32_t dtype,
                                               const int64_t* dims, size_t rank) {
-  if (2 * (records_.size() + 1) > slots_.size()) GrowSlots();  // load factor at most 1/2
+  if (2 * (records_.size() + 1) > slots_.size()) GrowSlots(0);  // load factor at most 1/2
   const size_t mask = slots_.size() - 1;
   size_t i = hash & mask;
   while (slots_[i] != 0) i = (i + 1) & mask;
-  slots_[i] = (hash >> 32 << 32) | (records_.size() + 1);
+  slots_[i] = (hash & 0xffffffffu) << 32 | (records_.size() + 1);
 
   Record r{};
-  r.key_hash = hash;
   r.key_offset = keys_.size();
   r.key_size = static_cast<uint32_t>(key.size());
   keys_.append(key.data(), key.size());
@@ -178,6 +178,14 @@ BundleWriter::Record& BundleWriter::NewRecord(std::string_view key, uint64_t has
   r.dtype = dtype;
   records_.push_back(r);
   return records_.back();
+}
+
+void BundleWriter::Reserve(size_t entries, size_t key_bytes, size_t dims) {
+  records_.reserve(records_.size() + entries);
+  keys_.reserve(keys_.size() + key_bytes);
+  dims_.reserve(dims_.size() + dims);
+  const size_t wanted = 2 * (records_.size() + entries);
+  if (wanted > slots_.size()) GrowSlots(wanted);
 }
 
 std::vector<uint32_t> BundleWriter::KeyOrder() const {
@@ -405,6 +413,8 @@ Status BundleWriter::WriteIndex(std::string* index_temp) {
   header.endianness = first == 1 ? 0 : 1;
 
   TableBuilder table;
+  // Keys are prefix-compressed, each entry's value is ~20 bytes: an upper estimate.
+  table.Reserve(keys_.size() + 32 * records_.size() + 4096);
   std::string value;
   EncodeBundleHeader(header, &value);
   BF_RETURN_IF_ERROR(table.Add("", value));

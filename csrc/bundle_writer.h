@@ -96,6 +96,11 @@ class BundleWriter {
   // index and commits (see above). After Finish the writer is spent.
   Status Finish();
 
+  // Makes room for `entries` more tensors with `key_bytes` bytes of keys and
+  // `dims` dimensions in all, so a batch of adds grows no table as it goes
+  // (each growth copies, and touches fresh pages). Only a hint.
+  void Reserve(size_t entries, size_t key_bytes, size_t dims);
+
   // Removes every temp file written so far. Safe to call more than once.
   void Abort();
 
@@ -119,7 +124,6 @@ class BundleWriter {
   // map node, a key string and a shape vector each cost more than the copy of
   // a small tensor's bytes).
   struct Record {
-    uint64_t key_hash;  // kept, so growing the hash table rehashes no key
     uint64_t key_offset;
     uint32_t key_size;
     uint32_t rank;
@@ -144,7 +148,7 @@ class BundleWriter {
   Record& NewRecord(std::string_view key, int32_t dtype, const int64_t* dims, size_t rank) {
     return NewRecord(key, HashKey(key), dtype, dims, rank);
   }
-  void GrowSlots();
+  void GrowSlots(size_t min_size);
   // Record numbers in bytewise key order, as the index stores them.
   std::vector<uint32_t> KeyOrder() const;
   Status WritePayload(const TensorValue& value, Record* record);
@@ -166,7 +170,9 @@ class BundleWriter {
   std::vector<Record> records_;  // in add order; sorted by key only at Finish()
   std::string keys_;             // every record's key, back to back
   std::vector<int64_t> dims_;    // every record's shape, back to back
-  // Hash table of records: (hash >> 32) << 32 | (record number + 1), 0 = empty.
+  // Hash table of records: low 32 bits of the key's hash << 32 | (record
+  // number + 1), 0 = empty. The stored hash bits give a record's slot when
+  // the table grows (it stays under 2^32 slots), so no key is hashed twice.
   std::vector<uint64_t> slots_;
   std::map<std::string, Partitioned> partitioned_;  // few: a std::map keeps their addresses
   std::vector<Shard> shards_;

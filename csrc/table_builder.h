@@ -33,6 +33,9 @@ class TableBuilder {
   // footer, and returns the file's bytes (moved out; the builder is spent).
   std::string Finish();
 
+  // Room for a file of about `bytes`, so a big index is not copied as it grows.
+  void Reserve(size_t bytes) { file_.reserve(bytes); }
+
   uint64_t num_entries() const { return num_entries_; }
 
  private:

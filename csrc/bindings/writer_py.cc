@@ -130,6 +130,12 @@ void AddAll(WriterHandle& h, const std::vector<std::string_view>& keys, const st
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(h.mu);
     BundleWriter& writer = Live(h);
+    size_t key_bytes = 0, dims = 0;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      key_bytes += keys[i].size();
+      dims += values[i].rank;
+    }
+    writer.Reserve(keys.size(), key_bytes, dims);
     for (size_t i = 0; i < keys.size() && s.ok(); ++i) s = writer.Add(keys[i], values[i]);
   }
   ThrowIfError(s);
