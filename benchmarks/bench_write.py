@@ -3,6 +3,15 @@ write-plus-CRC roofline, measured in the same run (ratios, not absolute times).
 
     python benchmarks/bench_write.py            # BERT-base (440 MB, 207 tensors), 50k small tensors
     python benchmarks/bench_write.py --quick    # small versions, about a minute
+    python benchmarks/bench_write.py --save-once many   # one save, to run under callgrind
+
+Per-tensor costs are best compared in instructions, which other jobs on the machine do
+not change: build with symbols (``BUILD_TYPE=RelWithDebInfo tools/devbuild.sh DIR``) and
+count the instructions in the extension's calls only (the arrays' generation is Python):
+
+    valgrind --tool=callgrind --collect-atstart=no \
+        --toggle-collect='pybind11::cpp_function::dispatcher*' \
+        python benchmarks/bench_write.py --save-once many
 
 For each workload the arrays are generated once (benchmarks/workloads.py, same seed in
 every process) and saved to a fresh prefix per repeat. The table gives min, median and max
@@ -196,6 +205,16 @@ def _memory_child(name: str, work: str) -> None:
                       "anon_after": after["RssAnon"] - before["RssAnon"]}))
 
 
+def _save_once(name: str, work: str) -> None:
+    """One untimed warm-up save of one tensor, then one save of the workload."""
+    import bundlefast
+
+    tensors = _arrays(name)
+    first = next(iter(tensors))
+    bundlefast.save(_fresh(Path(work), "warm", 0), {first: tensors[first]}, alignment=1, sync=False)
+    bundlefast.save(_fresh(Path(work), "once", 0), tensors, alignment=1, sync=False)
+
+
 def _child(args: list[str]) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, __file__, *args], env=env, check=True, capture_output=True, text=True)
@@ -263,7 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=None, help="repeats per row (default 5, --quick 3)")
     ap.add_argument("--work-dir", type=Path, default=None, help="where to write (default: a temp dir)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--save-once", metavar="WORKLOAD", default=None,
+                    help="only save WORKLOAD once, no table (for callgrind)")
     args = ap.parse_args(argv)
+    if args.save_once:
+        with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
+            _save_once(args.save_once, tmp)
+        return 0
     names = ["bert-quick", "many-quick"] if args.quick else ["bert", "many"]
     repeat = args.repeat or (3 if args.quick else 5)
     results = {}
