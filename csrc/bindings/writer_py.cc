@@ -11,6 +11,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -122,21 +123,23 @@ BundleWriter& Live(WriterHandle& h) {
   return *h.writer;
 }
 
-// Adds the converted tensors in order with one release of the GIL: per-call
-// overhead decides the speed of 50k small tensors.
-void AddAll(WriterHandle& h, const std::vector<std::string_view>& keys, const std::vector<TensorValue>& values) {
+// What a batch will add, for BundleWriter::Reserve.
+struct BatchSize {
+  size_t entries = 0, key_bytes = 0, dims = 0;
+};
+
+// Adds the first `n` converted tensors in order with one release of the GIL:
+// per-call overhead decides the speed of 50k small tensors. `reserve`: room
+// to make first (zero: none).
+void AddAll(WriterHandle& h, const std::vector<std::string_view>& keys, const std::vector<TensorValue>& values,
+            size_t n, const BatchSize& reserve) {
   Status s;
   {
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(h.mu);
     BundleWriter& writer = Live(h);
-    size_t key_bytes = 0, dims = 0;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      key_bytes += keys[i].size();
-      dims += values[i].rank;
-    }
-    writer.Reserve(keys.size(), key_bytes, dims);
-    for (size_t i = 0; i < keys.size() && s.ok(); ++i) s = writer.Add(keys[i], values[i]);
+    if (reserve.entries > 0) writer.Reserve(reserve.entries, reserve.key_bytes, reserve.dims);
+    for (size_t i = 0; i < n && s.ok(); ++i) s = writer.Add(keys[i], values[i]);
   }
   ThrowIfError(s);
 }
@@ -198,7 +201,12 @@ void RegisterWriter(py::module_& m) {
                 v[i] = MakeValue(dtype, owned_shapes.back(), values[i], &holders[i]);
               }
             }
-            AddAll(h, k, v);
+            BatchSize size{n, 0, 0};
+            for (size_t i = 0; i < n; ++i) {
+              size.key_bytes += k[i].size();
+              size.dims += v[i].rank;
+            }
+            AddAll(h, k, v, n, size);
           },
           py::arg("keys"), py::arg("dtypes"), py::arg("values"), py::arg("shapes"))
       .def(
@@ -210,9 +218,8 @@ void RegisterWriter(py::module_& m) {
             const size_t n = keys.size();
             if (values.size() != n) throw py::value_error("add_plain: keys and values differ in length");
             const auto& api = py::detail::npy_api::get();
-            std::vector<std::string_view> k(n);
-            std::deque<std::string> owned_keys;
-            std::vector<TensorValue> v(n);
+            std::vector<int32_t> dtypes(n);
+            BatchSize size{n, 0, 0};
             PyObject* last_descr = nullptr;  // models repeat a few dtypes: skip most lookups
             int32_t last_dtype = 0;
             for (size_t i = 0; i < n; ++i) {
@@ -228,10 +235,25 @@ void RegisterWriter(py::module_& m) {
                 last_dtype = static_cast<int32_t>(PyLong_AsLong(dtype));
               }
               if ((a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) return false;
-              k[i] = KeyBytes(key, &owned_keys);
-              ArrayValue(value, last_dtype, &v[i]);
+              dtypes[i] = last_dtype;
+              size.key_bytes += static_cast<size_t>(PyUnicode_GET_LENGTH(key));  // exact for ASCII: a hint
+              size.dims += static_cast<size_t>(a->nd);
             }
-            AddAll(h, k, v);
+            // All checked: now converted and written a chunk at a time, so the
+            // views stay in cache and no batch-sized array of them is built.
+            constexpr size_t kChunk = 1024;
+            std::vector<std::string_view> k(std::min(n, kChunk));
+            std::vector<TensorValue> v(k.size());
+            std::deque<std::string> owned_keys;
+            for (size_t start = 0; start < n; start += kChunk) {
+              const size_t count = std::min(kChunk, n - start);
+              for (size_t j = 0; j < count; ++j) {
+                const auto i = static_cast<Py_ssize_t>(start + j);
+                k[j] = KeyBytes(PyList_GET_ITEM(keys.ptr(), i), &owned_keys);
+                ArrayValue(PyList_GET_ITEM(values.ptr(), i), dtypes[start + j], &v[j]);
+              }
+              AddAll(h, k, v, count, start == 0 ? size : BatchSize{});
+            }
             return true;
           },
           py::arg("keys"), py::arg("values"), py::arg("dtype_table"))
