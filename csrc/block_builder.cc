@@ -8,8 +8,6 @@
 // search the restarts; block.cc checks that array against the entries.
 #include "block_builder.h"
 
-#include <algorithm>
-
 #include "coding.h"
 
 namespace bundlefast {
@@ -20,24 +18,34 @@ void BlockBuilder::Reset() {
   buffer_.clear();
   restarts_.assign(1, 0);  // the first entry always restarts
   counter_ = 0;
-  last_key_.clear();
 }
 
-void BlockBuilder::Add(std::string_view key, std::string_view value) {
-  size_t shared = 0;
-  if (counter_ < restart_interval_) {
-    const size_t limit = std::min(last_key_.size(), key.size());
-    while (shared < limit && last_key_[shared] == key[shared]) ++shared;
-  } else {
+namespace {
+char* EncodeVarint64(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+}  // namespace
+
+void BlockBuilder::Add(std::string_view key, std::string_view value, size_t shared) {
+  if (counter_ >= restart_interval_) {
     restarts_.push_back(static_cast<uint32_t>(buffer_.size()));
     counter_ = 0;
+    shared = 0;
+  } else if (buffer_.empty()) {
+    shared = 0;
   }
-  PutVarint64(&buffer_, shared);
-  PutVarint64(&buffer_, key.size() - shared);
-  PutVarint64(&buffer_, value.size());
+  char head[30];  // three varints
+  char* end = EncodeVarint64(head, shared);
+  end = EncodeVarint64(end, key.size() - shared);
+  end = EncodeVarint64(end, value.size());
+  buffer_.append(head, static_cast<size_t>(end - head));
   buffer_.append(key.data() + shared, key.size() - shared);
   buffer_.append(value.data(), value.size());
-  last_key_.assign(key.data(), key.size());
   ++counter_;
 }
 

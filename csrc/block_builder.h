@@ -18,9 +18,13 @@ class BlockBuilder {
   // REQUIRES: restart_interval >= 1.
   explicit BlockBuilder(int restart_interval);
 
-  // Appends an entry. REQUIRES: Finish() not called since the last Reset();
-  // `key` is larger than every key added before (the table builder checks).
-  void Add(std::string_view key, std::string_view value);
+  // Appends an entry whose key has its first `shared` bytes in common with
+  // the previous entry's (the caller knows: it compared them to check the
+  // order, so the block keeps no copy of the last key); ignored where the
+  // entry starts the block or a restart. REQUIRES: Finish() not called since
+  // the last Reset(); `key` is larger than every key added before (the table
+  // builder checks).
+  void Add(std::string_view key, std::string_view value, size_t shared);
 
   // Appends the restart array and returns the finished block, valid until the
   // next Reset() or the builder's destruction.
@@ -40,7 +44,6 @@ class BlockBuilder {
   std::string buffer_;
   std::vector<uint32_t> restarts_;
   int counter_ = 0;  // entries since the last restart
-  std::string last_key_;
 };
 
 }  // namespace bundlefast

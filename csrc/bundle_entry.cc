@@ -214,14 +214,28 @@ void PutMessageField(std::string* dst, uint32_t field, const std::string& body) 
   dst->append(body);
 }
 
-std::string EncodeShape(const std::vector<int64_t>& shape) {
-  std::string body, dim;
+size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+// The bytes of a Dim {size: d}: a size-0 dimension is an empty Dim.
+size_t DimSize(int64_t d) { return d == 0 ? 0 : 1 + VarintLength(static_cast<uint64_t>(d)); }
+
+// The shape as a TensorShapeProto field, straight into `dst`: sizes are
+// computed first rather than by encoding into temporaries (the writer encodes
+// 50k of these for a big model).
+void PutShapeField(std::string* dst, uint32_t field, const std::vector<int64_t>& shape) {
+  size_t body = 0;
+  for (const int64_t d : shape) body += 1 + VarintLength(DimSize(d)) + DimSize(d);
+  PutTag(dst, field, WireType::kBytes);
+  PutVarint64(dst, body);
   for (const int64_t d : shape) {
-    dim.clear();
-    PutIntField(&dim, 1, d);  // a size-0 dimension is an empty Dim
-    PutMessageField(&body, 2, dim);
+    PutTag(dst, 2, WireType::kBytes);
+    PutVarint64(dst, DimSize(d));
+    PutIntField(dst, 1, d);
   }
-  return body;
 }
 
 std::string EncodeSlice(const TensorSlice& slice) {
@@ -255,7 +269,7 @@ void EncodeBundleHeader(const BundleHeader& header, std::string* dst) {
 
 void EncodeBundleEntry(const BundleEntry& entry, std::string* dst) {
   PutIntField(dst, 1, entry.dtype);
-  PutMessageField(dst, 2, EncodeShape(entry.shape));
+  PutShapeField(dst, 2, entry.shape);
   if (entry.slices.empty()) {
     PutIntField(dst, 3, entry.shard_id);
     PutIntField(dst, 4, entry.offset);

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <utility>
 
@@ -58,15 +59,15 @@ Status CheckValue(const TensorValue& value) {
     return Status::NotSupported("dtype " + DataTypeName(value.dtype) +
                                 " cannot be saved in a checkpoint");
   }
-  if (value.shape.size() > static_cast<size_t>(kMaxRank)) {
-    return Status::InvalidArgument("rank " + std::to_string(value.shape.size()) +
-                                   " is above TensorFlow's maximum of 254");
+  if (value.rank > static_cast<size_t>(kMaxRank)) {
+    return Status::InvalidArgument("rank " + std::to_string(value.rank) + " is above TensorFlow's maximum of 254");
   }
   uint64_t elements = 1;
-  for (const int64_t d : value.shape) {
+  for (size_t i = 0; i < value.rank; ++i) {
+    const int64_t d = value.dims[i];
     if (d < 0 || !CheckedMul(elements, static_cast<uint64_t>(d), &elements) ||
         elements > static_cast<uint64_t>(INT64_MAX)) {
-      return Status::InvalidArgument("invalid shape " + ShapeString(value.shape));
+      return Status::InvalidArgument("invalid shape " + ShapeString(value.shape()));
     }
   }
   const int itemsize = DataTypeSize(value.dtype);
@@ -74,12 +75,12 @@ Status CheckValue(const TensorValue& value) {
     uint64_t expected;
     if (!CheckedMul(elements, static_cast<uint64_t>(itemsize), &expected) || expected != value.nbytes) {
       return Status::InvalidArgument(std::to_string(value.nbytes) + " bytes of data for shape " +
-                                     ShapeString(value.shape) + " of " + DataTypeName(value.dtype) +
+                                     ShapeString(value.shape()) + " of " + DataTypeName(value.dtype) +
                                      ", expected " + std::to_string(elements) + " x " + std::to_string(itemsize));
     }
   } else if (value.elements.size() != elements) {
     return Status::InvalidArgument(std::to_string(value.elements.size()) + " elements for shape " +
-                                   ShapeString(value.shape) + ", expected " + std::to_string(elements));
+                                   ShapeString(value.shape()) + ", expected " + std::to_string(elements));
   }
   return Status::OK();
 }
@@ -121,26 +122,131 @@ Status BundleWriter::Add(std::string_view key, const TensorValue& value) {
   // The message prefix is built only on failure: Add runs ~50k times for a big model.
   const Status checked = CheckValue(value);
   if (!checked.ok()) return checked.WithContext(prefix_ + ": tensor " + QuotedKey(key));
-  const auto [it, inserted] = entries_.try_emplace(std::string(key));
-  if (!inserted || partitioned_.count(it->first)) {
-    if (inserted) entries_.erase(it);
+  if (key.size() > UINT32_MAX) return Status::InvalidArgument(prefix_ + ": a tensor name of 4 GiB or more");
+  const uint64_t hash = HashKey(key);
+  if (Find(key, hash) >= 0 || (!partitioned_.empty() && partitioned_.count(std::string(key)))) {
     return Status::InvalidArgument(prefix_ + ": tensor " + QuotedKey(key) + " is added twice (duplicate key)");
   }
-  const Status written = WritePayload(value, &it->second);
-  if (!written.ok()) entries_.erase(it);
-  return written;
+  return WritePayload(value, &NewRecord(key, hash, value.dtype, value.dims, value.rank));
+}
+
+uint64_t BundleWriter::HashKey(std::string_view key) { return std::hash<std::string_view>()(key); }
+
+int64_t BundleWriter::Find(std::string_view key, uint64_t hash) const {
+  if (slots_.empty()) return -1;
+  const uint64_t tag = hash & 0xffffffffu;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const uint64_t slot = slots_[i];
+    if (slot == 0) return -1;
+    if ((slot >> 32) == tag) {
+      const uint32_t n = static_cast<uint32_t>(slot) - 1;
+      if (KeyOf(records_[n]) == key) return n;
+    }
+  }
+}
+
+void BundleWriter::GrowSlots(size_t min_size) {
+  size_t size = slots_.empty() ? 1024 : slots_.size() * 2;
+  while (size < min_size) size *= 2;
+  std::vector<uint64_t> old(size, 0);
+  old.swap(slots_);
+  const size_t mask = slots_.size() - 1;
+  for (const uint64_t slot : old) {
+    if (slot == 0) continue;
+    size_t i = (slot >> 32) & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = slot;
+  }
+}
+
+BundleWriter::Record& BundleWriter::NewRecord(std::string_view key, uint64_t hash, int32_t dtype,
+                                              const int64_t* dims, size_t rank) {
+  if (2 * (records_.size() + 1) > slots_.size()) GrowSlots(0);  // load factor at most 1/2
+  const size_t mask = slots_.size() - 1;
+  size_t i = hash & mask;
+  while (slots_[i] != 0) i = (i + 1) & mask;
+  slots_[i] = (hash & 0xffffffffu) << 32 | (records_.size() + 1);
+
+  Record r{};
+  r.key_offset = keys_.size();
+  r.key_size = static_cast<uint32_t>(key.size());
+  keys_.append(key.data(), key.size());
+  r.dims_offset = dims_.size();
+  r.rank = static_cast<uint32_t>(rank);
+  dims_.insert(dims_.end(), dims, dims + rank);
+  r.dtype = dtype;
+  records_.push_back(r);
+  return records_.back();
+}
+
+void BundleWriter::Reserve(size_t entries, size_t key_bytes, size_t dims) {
+  records_.reserve(records_.size() + entries);
+  keys_.reserve(keys_.size() + key_bytes);
+  dims_.reserve(dims_.size() + dims);
+  const size_t wanted = 2 * (records_.size() + entries);
+  if (wanted > slots_.size()) GrowSlots(wanted);
+}
+
+std::vector<uint32_t> BundleWriter::KeyOrder() const {
+  const size_t n = records_.size();
+  std::vector<uint32_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
+  const auto less = [this](uint32_t a, uint32_t b) { return KeyOf(records_[a]) < KeyOf(records_[b]); };
+  if (std::is_sorted(order.begin(), order.end(), less)) return order;  // added in order already
+  // Model keys share long prefixes ("model/layer_with_weights-"), which makes
+  // every string comparison scan them. Sort by the 8 bytes after the prefix
+  // all keys share, as a big-endian integer (zero-padded: a key ending there
+  // sorts first, as it should), and compare whole keys only on ties.
+  size_t common = n == 0 ? 0 : records_[0].key_size;
+  const std::string_view first = n == 0 ? std::string_view() : KeyOf(records_[0]);
+  for (size_t i = 1; i < n && common > 0; ++i) {
+    common = SharedPrefixLength(first.substr(0, common), KeyOf(records_[i]));
+  }
+  std::vector<std::pair<uint64_t, uint32_t>> keyed(n), scratch(n);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view k = KeyOf(records_[i]);
+    uint64_t head = 0;
+    for (size_t j = 0; j < 8; ++j) {
+      const size_t at = common + j;
+      head = head << 8 | (at < k.size() ? static_cast<unsigned char>(k[at]) : 0u);
+    }
+    keyed[i] = {head, static_cast<uint32_t>(i)};
+  }
+  // LSD radix sort on the heads, a byte a pass (skipping bytes all heads
+  // share): linear, where a comparison sort of 50k keys costs 16 compares each.
+  for (int shift = 0; shift < 64; shift += 8) {
+    size_t counts[257] = {0};
+    for (const auto& e : keyed) ++counts[((e.first >> shift) & 0xff) + 1];
+    if (counts[((keyed[0].first >> shift) & 0xff) + 1] == n) continue;
+    for (int b = 0; b < 256; ++b) counts[b + 1] += counts[b];
+    for (const auto& e : keyed) scratch[counts[(e.first >> shift) & 0xff]++] = e;
+    keyed.swap(scratch);
+  }
+  // Equal heads: whole keys decide.
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && keyed[j].first == keyed[i].first) ++j;
+    if (j - i > 1) {
+      std::sort(keyed.begin() + i, keyed.begin() + j,
+                [&](const auto& a, const auto& b) { return less(a.second, b.second); });
+    }
+    i = j;
+  }
+  for (size_t i = 0; i < n; ++i) order[i] = keyed[i].second;
+  return order;
 }
 
 Status BundleWriter::AddSlice(std::string_view name, const std::vector<int64_t>& full_shape,
                               const TensorSlice& slice, const TensorValue& value) {
   BF_RETURN_IF_ERROR(CheckUsable());
   const std::string n(name);
+  const std::vector<int64_t> value_shape = value.shape();
   const std::string what = prefix_ + ": slice " + SliceString(slice) + " of tensor " + QuotedKey(name);
   if (name.empty()) {
     return Status::InvalidArgument(prefix_ + ": the empty tensor name is reserved for the bundle header");
   }
   if (full_shape.empty()) return Status::InvalidArgument(what + ": a scalar cannot be partitioned");
-  TensorValue full{value.dtype, full_shape, nullptr, 0, {}};
   for (const int64_t d : full_shape) {
     if (d < 0) return Status::InvalidArgument(what + ": invalid full shape " + ShapeString(full_shape));
   }
@@ -153,13 +259,13 @@ Status BundleWriter::AddSlice(std::string_view name, const std::vector<int64_t>&
     return Status::InvalidArgument(what + " does not fit the full shape " + ShapeString(full_shape) + ": " +
                                    geometry.message());
   }
-  if (box.size != value.shape) {
+  if (box.size != value_shape) {
     return Status::InvalidArgument(what + " has shape " + ShapeString(box.size) + ", but the value has shape " +
-                                   ShapeString(value.shape));
+                                   ShapeString(value_shape));
   }
   const Status checked = CheckValue(value);
   if (!checked.ok()) return checked.WithContext(what);
-  if (entries_.count(n)) return Status::InvalidArgument(what + ": the tensor was already added whole");
+  if (Find(n) >= 0) return Status::InvalidArgument(what + ": the tensor was already added whole");
   // TF's AddSlice: a slice that is the whole tensor is an ordinary tensor.
   if (box == FullBox(full_shape) && !partitioned_.count(n)) return Add(name, value);
 
@@ -180,17 +286,15 @@ Status BundleWriter::AddSlice(std::string_view name, const std::vector<int64_t>&
     }
   }
   const std::string slice_key = EncodeTensorNameSlice(name, slice);
-  if (entries_.count(slice_key)) return Status::InvalidArgument(what + " is added twice (duplicate key)");
-  BundleEntry entry;
-  BF_RETURN_IF_ERROR(WritePayload(value, &entry));
-  entries_.emplace(slice_key, std::move(entry));
+  if (Find(slice_key) >= 0) return Status::InvalidArgument(what + " is added twice (duplicate key)");
+  BF_RETURN_IF_ERROR(WritePayload(value, &NewRecord(slice_key, value.dtype, value.dims, value.rank)));
   if (it == partitioned_.end()) it = partitioned_.emplace(n, Partitioned{value.dtype, full_shape, {}, {}}).first;
   it->second.slices.push_back(slice);
   it->second.boxes.push_back(std::move(box));
   return Status::OK();
 }
 
-Status BundleWriter::WritePayload(const TensorValue& value, BundleEntry* entry) {
+Status BundleWriter::WritePayload(const TensorValue& value, Record* record) {
   // Work out the payload size first: it decides the shard.
   std::string head;  // strings: lengths + checksum; variants: the whole payload
   uint32_t crc = 0;
@@ -215,11 +319,9 @@ Status BundleWriter::WritePayload(const TensorValue& value, BundleEntry* entry) 
       (options_.max_shard_bytes > 0 && shard_bytes_ > 0 && shard_bytes_ + size > options_.max_shard_bytes)) {
     BF_RETURN_IF_ERROR(StartShard());
   }
-  entry->dtype = value.dtype;
-  entry->shape = value.shape;
-  entry->shard_id = static_cast<int32_t>(shards_.size() - 1);
-  entry->offset = static_cast<int64_t>(shard_bytes_);
-  entry->size = static_cast<int64_t>(size);
+  record->shard_id = static_cast<int32_t>(shards_.size() - 1);
+  record->offset = static_cast<int64_t>(shard_bytes_);
+  record->size = static_cast<int64_t>(size);
 
   if (value.dtype == DT_VARIANT) {
     BF_RETURN_IF_ERROR(Append(head.data(), head.size(), nullptr));
@@ -231,8 +333,7 @@ Status BundleWriter::WritePayload(const TensorValue& value, BundleEntry* entry) 
     BF_RETURN_IF_ERROR(Append(value.data, value.nbytes, &crc));
     masked_crc = crc32c::Mask(crc);
   }
-  entry->masked_crc32c = masked_crc;
-  entry->has_crc32c = true;
+  record->masked_crc32c = masked_crc;
 
   const uint64_t misalignment = shard_bytes_ % options_.alignment;
   if (misalignment != 0) {
@@ -312,13 +413,28 @@ Status BundleWriter::WriteIndex(std::string* index_temp) {
   header.endianness = first == 1 ? 0 : 1;
 
   TableBuilder table;
+  // Keys are prefix-compressed, each entry's value is ~20 bytes: an upper estimate.
+  table.Reserve(keys_.size() + 32 * records_.size() + 4096);
   std::string value;
   EncodeBundleHeader(header, &value);
   BF_RETURN_IF_ERROR(table.Add("", value));
-  for (const auto& [key, entry] : entries_) {
+  BundleEntry entry;  // reused: its shape vector keeps its capacity
+  for (const uint32_t i : KeyOrder()) {
+    const Record& r = records_[i];
+    entry.dtype = r.dtype;
+    entry.shape.assign(dims_.begin() + r.dims_offset, dims_.begin() + r.dims_offset + r.rank);
+    entry.shard_id = r.shard_id;
+    entry.offset = r.offset;
+    entry.size = r.size;
+    entry.masked_crc32c = r.masked_crc32c;
+    if (r.partitioned != nullptr) {
+      entry.slices = r.partitioned->slices;
+    } else {
+      entry.slices.clear();
+    }
     value.clear();
     EncodeBundleEntry(entry, &value);
-    BF_RETURN_IF_ERROR(table.Add(key, value));
+    BF_RETURN_IF_ERROR(table.Add(KeyOf(r), value));
   }
   const std::string bytes = table.Finish();
   *index_temp = TempIndexFilename(prefix_, token_);
@@ -342,11 +458,9 @@ Status BundleWriter::Finish() {
                                      " elements (full shape " + ShapeString(p.full_shape) +
                                      "); add the missing slices"));
     }
-    BundleEntry full;
-    full.dtype = p.dtype;
-    full.shape = p.full_shape;
-    full.slices = p.slices;
-    entries_.emplace(name, std::move(full));
+  }
+  for (const auto& [name, p] : partitioned_) {
+    NewRecord(name, p.dtype, p.full_shape.data(), p.full_shape.size()).partitioned = &p;
   }
   BF_RETURN_IF_ERROR(CloseShards());
   std::string index_temp;

@@ -34,17 +34,21 @@ struct BundleWriterOptions {
   bool sync = true;
 };
 
-// A tensor as the writer takes it. Fixed-width dtypes: `data` holds the
-// row-major element bytes (`nbytes` of them) in host byte order. STRING and
-// VARIANT: `elements` views each element's bytes (a serialized
-// VariantTensorDataProto for VARIANT). The memory must stay valid during the
-// Add call only: the writer copies it out before returning.
+// A tensor as the writer takes it: `rank` dimensions at `dims` (a view, so
+// the binding can point into an ndarray's own shape). Fixed-width dtypes:
+// `data` holds the row-major element bytes (`nbytes` of them) in host byte
+// order. STRING and VARIANT: `elements` views each element's bytes (a
+// serialized VariantTensorDataProto for VARIANT). All the memory must stay
+// valid during the Add call only: the writer copies it out before returning.
 struct TensorValue {
   int32_t dtype = 0;
-  std::vector<int64_t> shape;
+  const int64_t* dims = nullptr;
+  size_t rank = 0;
   const char* data = nullptr;
   uint64_t nbytes = 0;
   std::vector<std::string_view> elements;
+
+  std::vector<int64_t> shape() const { return std::vector<int64_t>(dims, dims + rank); }
 };
 
 // Writes tensors as they are added (payloads in add order, CRC32C computed
@@ -92,6 +96,11 @@ class BundleWriter {
   // index and commits (see above). After Finish the writer is spent.
   Status Finish();
 
+  // Makes room for `entries` more tensors with `key_bytes` bytes of keys and
+  // `dims` dimensions in all, so a batch of adds grows no table as it goes
+  // (each growth copies, and touches fresh pages). Only a hint.
+  void Reserve(size_t entries, size_t key_bytes, size_t dims);
+
   // Removes every temp file written so far. Safe to call more than once.
   void Abort();
 
@@ -110,9 +119,39 @@ class BundleWriter {
     std::vector<TensorSlice> slices;  // in AddSlice order, as TF stores them
     std::vector<Box> boxes;
   };
+  // One index entry. Its key and shape live in the arenas keys_ and dims_, so
+  // an Add allocates nothing of its own (a big model adds 50k tensors, and a
+  // map node, a key string and a shape vector each cost more than the copy of
+  // a small tensor's bytes).
+  struct Record {
+    uint64_t key_offset;
+    uint32_t key_size;
+    uint32_t rank;
+    uint64_t dims_offset;
+    int32_t dtype;
+    int32_t shard_id;
+    int64_t offset;
+    int64_t size;
+    uint32_t masked_crc32c;
+    const Partitioned* partitioned;  // non-null: the full entry of a partitioned tensor
+  };
 
   Status CheckUsable() const;
-  Status WritePayload(const TensorValue& value, BundleEntry* entry);
+  std::string_view KeyOf(const Record& r) const { return std::string_view(keys_.data() + r.key_offset, r.key_size); }
+  static uint64_t HashKey(std::string_view key);
+  // The record stored under `key` (whose HashKey is `hash`), or -1. Open
+  // addressing over record numbers, keyed by the arena's bytes.
+  int64_t Find(std::string_view key, uint64_t hash) const;
+  int64_t Find(std::string_view key) const { return Find(key, HashKey(key)); }
+  // Appends a record for `key` (REQUIRES: not found) and returns it.
+  Record& NewRecord(std::string_view key, uint64_t hash, int32_t dtype, const int64_t* dims, size_t rank);
+  Record& NewRecord(std::string_view key, int32_t dtype, const int64_t* dims, size_t rank) {
+    return NewRecord(key, HashKey(key), dtype, dims, rank);
+  }
+  void GrowSlots(size_t min_size);
+  // Record numbers in bytewise key order, as the index stores them.
+  std::vector<uint32_t> KeyOrder() const;
+  Status WritePayload(const TensorValue& value, Record* record);
   Status StartShard();
   Status FlushBuffer();
   // Appends n bytes to the current shard through the buffer, extending *crc
@@ -128,8 +167,14 @@ class BundleWriter {
   const std::string prefix_;
   const BundleWriterOptions options_;
   const std::string token_;  // makes this writer's temp names unique
-  std::map<std::string, BundleEntry> entries_;  // key -> entry; std::string sorts bytewise
-  std::map<std::string, Partitioned> partitioned_;
+  std::vector<Record> records_;  // in add order; sorted by key only at Finish()
+  std::string keys_;             // every record's key, back to back
+  std::vector<int64_t> dims_;    // every record's shape, back to back
+  // Hash table of records: low 32 bits of the key's hash << 32 | (record
+  // number + 1), 0 = empty. The stored hash bits give a record's slot when
+  // the table grows (it stays under 2^32 slots), so no key is hashed twice.
+  std::vector<uint64_t> slots_;
+  std::map<std::string, Partitioned> partitioned_;  // few: a std::map keeps their addresses
   std::vector<Shard> shards_;
   uint64_t shard_bytes_ = 0;  // bytes in the current shard, padding included
   std::unique_ptr<char[]> buffer_;

@@ -9,6 +9,7 @@
 #include "table_builder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "coding.h"
@@ -23,6 +24,19 @@ constexpr char kNoCompression = 0;
 void EncodeBlockHandle(const BlockHandle& handle, std::string* dst) {
   PutVarint64(dst, handle.offset);
   PutVarint64(dst, handle.size);
+}
+
+size_t SharedPrefixLength(std::string_view a, std::string_view b) {
+  const size_t limit = std::min(a.size(), b.size());
+  size_t i = 0;
+  for (; i + 8 <= limit; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) break;
+  }
+  while (i < limit && a[i] == b[i]) ++i;
+  return i;
 }
 
 std::string ShortestSeparator(std::string_view start, std::string_view limit) {
@@ -56,7 +70,14 @@ std::string ShortSuccessor(std::string_view key) {
 TableBuilder::TableBuilder(size_t block_size) : block_size_(block_size), data_block_(16), index_block_(1) {}
 
 Status TableBuilder::Add(std::string_view key, std::string_view value) {
-  if (num_entries_ > 0 && !(std::string_view(last_key_) < key)) {
+  // One scan finds both whether key > last key and the prefix they share,
+  // which the data block stores once.
+  const size_t limit = std::min(last_key_.size(), key.size());
+  const size_t shared = SharedPrefixLength(last_key_, key);
+  const bool increasing = shared < limit ? static_cast<unsigned char>(last_key_[shared]) <
+                                               static_cast<unsigned char>(key[shared])
+                                         : key.size() > last_key_.size();
+  if (num_entries_ > 0 && !increasing) {
     return Status::InvalidArgument("table keys must be strictly increasing: a key of " +
                                    std::to_string(key.size()) + " bytes does not sort after the previous one");
   }
@@ -65,12 +86,12 @@ Status TableBuilder::Add(std::string_view key, std::string_view value) {
   if (pending_index_entry_) {
     std::string handle;
     EncodeBlockHandle(pending_handle_, &handle);
-    index_block_.Add(ShortestSeparator(last_key_, key), handle);
+    index_block_.Add(ShortestSeparator(last_key_, key), handle, 0);
     pending_index_entry_ = false;
   }
   last_key_.assign(key.data(), key.size());
   ++num_entries_;
-  data_block_.Add(key, value);
+  data_block_.Add(key, value, shared);
   if (data_block_.CurrentSizeEstimate() >= block_size_) Flush();
   return Status::OK();
 }
@@ -100,7 +121,7 @@ std::string TableBuilder::Finish() {
   if (pending_index_entry_) {
     std::string handle;
     EncodeBlockHandle(pending_handle_, &handle);
-    index_block_.Add(ShortSuccessor(last_key_), handle);
+    index_block_.Add(ShortSuccessor(last_key_), handle, 0);
     pending_index_entry_ = false;
   }
   const BlockHandle index_handle = WriteBlock(index_block_.Finish());

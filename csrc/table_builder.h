@@ -33,6 +33,9 @@ class TableBuilder {
   // footer, and returns the file's bytes (moved out; the builder is spent).
   std::string Finish();
 
+  // Room for a file of about `bytes`, so a big index is not copied as it grows.
+  void Reserve(size_t bytes) { file_.reserve(bytes); }
+
   uint64_t num_entries() const { return num_entries_; }
 
  private:
@@ -54,6 +57,11 @@ class TableBuilder {
 // start <= K < limit; ShortSuccessor a short K >= key.
 std::string ShortestSeparator(std::string_view start, std::string_view limit);
 std::string ShortSuccessor(std::string_view key);
+
+// How many leading bytes a and b have in common, compared 8 at a time: the
+// writer asks for every key against the one before it (50k keys of a big
+// model share long prefixes such as "model/layer_with_weights-").
+size_t SharedPrefixLength(std::string_view a, std::string_view b);
 
 // varint64 offset ‖ varint64 size: the inverse of DecodeBlockHandle.
 void EncodeBlockHandle(const BlockHandle& handle, std::string* dst);

@@ -284,6 +284,44 @@ def test_empty_checkpoint(tmp_path):
     assert bundlefast.load(tmp_path / "c") == {}
 
 
+def _tricky_keys(rng: np.random.Generator, shared_prefix: bool) -> list[str]:
+    """Keys that stress the index's key order: thousands under one long shared prefix
+    (two data blocks' worth), keys equal in the 8 bytes after that prefix and different
+    later, keys that are prefixes of others, NUL and 0xff bytes."""
+    base = "model/layer_with_weights-"
+    keys = [f"{base}{i}/{kind}/.ATTRIBUTES/VARIABLE_VALUE"
+            for i in rng.permutation(1200) for kind in ("kernel", "bias", "gamma", "beta", "step")]
+    keys += [f"{base}7/kernel/{tail}" for tail in ("a", "b", "", "\x00", "a\x00", "ab")]
+    keys += [base + "7/kern", base + "7/kernel\x00", base + b"7/\xff".decode("utf-8", "surrogateescape")]
+    if not shared_prefix:
+        keys += ["p", "p/a", "p/a/b", "\x00", "\x00\x00", b"\xff".decode("utf-8", "surrogateescape"), "m", "model"]
+    return list(dict.fromkeys(keys))
+
+
+@pytest.mark.parametrize("order", ["random", "sorted"])
+@pytest.mark.parametrize("shared_prefix", [True, False], ids=["shared-prefix", "mixed"])
+def test_index_order_matches_an_independent_writer(tmp_path, order, shared_prefix):
+    """The writer sorts keys once at the end (a radix pass over the bytes after the
+    prefix all keys share, whole keys on ties); the pure-Python builder sorts with
+    Python's bytes order. Both files must be identical."""
+    import bundle_builder as bb
+
+    rng = np.random.default_rng(7)
+    keys = _tricky_keys(rng, shared_prefix)
+    if order == "random":
+        keys = [keys[i] for i in rng.permutation(len(keys))]
+    else:
+        keys.sort(key=lambda k: k.encode("utf-8", "surrogateescape"))
+    tensors = {k: np.full((i % 3,) * (i % 4), i, dtype=np.int32 if i % 2 else np.float16) for i, k in enumerate(keys)}
+    bundlefast.save(tmp_path / "ours", tensors, alignment=1)
+    builder = bb.BundleBuilder()
+    for k, v in tensors.items():
+        builder.add(k.encode("utf-8", "surrogateescape"), v)
+    builder.write(tmp_path / "theirs")
+    assert (tmp_path / "ours.index").read_bytes() == (tmp_path / "theirs.index").read_bytes()
+    assert (tmp_path / "ours.data-00000-of-00001").read_bytes() == (tmp_path / "theirs.data-00000-of-00001").read_bytes()
+
+
 def test_non_utf8_names_round_trip(tmp_path):
     names = ["ключ/名前", "nul\x00inside", b"\xff\xfe raw".decode("utf-8", "surrogateescape")]
     bundlefast.save(tmp_path / "c", {n: np.ones(1) for n in names})

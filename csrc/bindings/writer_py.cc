@@ -11,9 +11,12 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,12 +43,14 @@ struct WriterHandle {
 
 // The core's view of one tensor: `values` is a C-contiguous buffer for
 // fixed-width dtypes, or a list of bytes (one per element, row-major) for
-// STRING and VARIANT. `holder` keeps the buffer exported for the call.
-TensorValue MakeValue(int32_t dtype, std::vector<int64_t> shape, py::handle values,
+// STRING and VARIANT. `holder` keeps the buffer exported for the call, and
+// `shape` must outlive the value (it views it).
+TensorValue MakeValue(int32_t dtype, const std::vector<int64_t>& shape, py::handle values,
                       std::unique_ptr<ByteView>* holder) {
   TensorValue value;
   value.dtype = dtype;
-  value.shape = std::move(shape);
+  value.dims = shape.data();
+  value.rank = shape.size();
   if (dtype == DT_STRING || dtype == DT_VARIANT) {
     if (!PyList_Check(values.ptr())) throw py::type_error("string and variant values must be a list of bytes");
     const Py_ssize_t n = PyList_GET_SIZE(values.ptr());
@@ -77,25 +82,33 @@ void ArrayValue(py::handle obj, int32_t dtype, TensorValue* value) {
   if ((a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) {
     throw py::value_error("add_many: arrays must be C-contiguous");
   }
+  static_assert(sizeof(*a->dimensions) == sizeof(int64_t), "npy_intp is 64-bit here");
   value->dtype = dtype;
-  value->shape.assign(a->dimensions, a->dimensions + a->nd);
+  value->dims = reinterpret_cast<const int64_t*>(a->dimensions);  // the array's own shape: no copy
+  value->rank = static_cast<size_t>(a->nd);
   uint64_t elements = 1;
-  for (const int64_t d : value->shape) elements *= static_cast<uint64_t>(d);
+  for (size_t i = 0; i < value->rank; ++i) elements *= static_cast<uint64_t>(value->dims[i]);
   value->data = a->data;
   value->nbytes = elements * static_cast<uint64_t>(DataTypeSize(dtype));
 }
 
 // A tensor key from str (UTF-8, surrogateescape: what the reader decodes
-// non-UTF-8 keys to) or bytes.
-std::string KeyBytes(py::handle key) {
-  if (PyBytes_Check(key.ptr())) return std::string(PyBytes_AS_STRING(key.ptr()), PyBytes_GET_SIZE(key.ptr()));
+// non-UTF-8 keys to) or bytes, as a view valid while `key` lives: str keeps
+// its UTF-8 form cached. Only a key with a lone surrogate needs new bytes,
+// kept in `owned` (a deque: adding one moves no other).
+std::string_view KeyBytes(py::handle key, std::deque<std::string>* owned) {
+  if (PyBytes_Check(key.ptr())) {
+    return std::string_view(PyBytes_AS_STRING(key.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(key.ptr())));
+  }
   Py_ssize_t size;
-  if (const char* utf8 = PyUnicode_AsUTF8AndSize(key.ptr(), &size)) return std::string(utf8, size);  // cached
+  if (const char* utf8 = PyUnicode_AsUTF8AndSize(key.ptr(), &size)) {
+    return std::string_view(utf8, static_cast<size_t>(size));
+  }
   PyErr_Clear();  // a lone surrogate: encode it back to the byte it stands for
   py::object b = py::reinterpret_steal<py::object>(
       PyUnicode_AsEncodedString(key.ptr(), "utf-8", "surrogateescape"));
   if (!b) throw py::error_already_set();
-  return std::string(PyBytes_AS_STRING(b.ptr()), PyBytes_GET_SIZE(b.ptr()));
+  return owned->emplace_back(PyBytes_AS_STRING(b.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(b.ptr())));
 }
 
 TensorSlice MakeSlice(const std::vector<std::pair<int64_t, int64_t>>& extents) {
@@ -110,15 +123,23 @@ BundleWriter& Live(WriterHandle& h) {
   return *h.writer;
 }
 
-// Adds the converted tensors in order with one release of the GIL: per-call
-// overhead decides the speed of 50k small tensors.
-void AddAll(WriterHandle& h, const std::vector<std::string>& keys, const std::vector<TensorValue>& values) {
+// What a batch will add, for BundleWriter::Reserve.
+struct BatchSize {
+  size_t entries = 0, key_bytes = 0, dims = 0;
+};
+
+// Adds the first `n` converted tensors in order with one release of the GIL:
+// per-call overhead decides the speed of 50k small tensors. `reserve`: room
+// to make first (zero: none).
+void AddAll(WriterHandle& h, const std::vector<std::string_view>& keys, const std::vector<TensorValue>& values,
+            size_t n, const BatchSize& reserve) {
   Status s;
   {
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(h.mu);
     BundleWriter& writer = Live(h);
-    for (size_t i = 0; i < keys.size() && s.ok(); ++i) s = writer.Add(keys[i], values[i]);
+    if (reserve.entries > 0) writer.Reserve(reserve.entries, reserve.key_bytes, reserve.dims);
+    for (size_t i = 0; i < n && s.ok(); ++i) s = writer.Add(keys[i], values[i]);
   }
   ThrowIfError(s);
 }
@@ -142,9 +163,10 @@ void RegisterWriter(py::module_& m) {
            py::arg("buffer_bytes") = uint64_t{1} << 20, py::arg("sync") = true)
       .def(
           "add",
-          [](WriterHandle& h, const py::bytes& key, int32_t dtype, std::vector<int64_t> shape, py::handle values) {
+          [](WriterHandle& h, const py::bytes& key, int32_t dtype, const std::vector<int64_t>& shape,
+             py::handle values) {
             std::unique_ptr<ByteView> holder;
-            const TensorValue value = MakeValue(dtype, std::move(shape), values, &holder);
+            const TensorValue value = MakeValue(dtype, shape, values, &holder);
             const std::string k = key;
             Status s;
             {
@@ -163,20 +185,28 @@ void RegisterWriter(py::module_& m) {
             if (dtypes.size() != n || values.size() != n || shapes.size() != n) {
               throw py::value_error("add_many: keys, dtypes, values and shapes differ in length");
             }
-            std::vector<std::string> k(n);
+            std::vector<std::string_view> k(n);
+            std::deque<std::string> owned_keys;
             std::vector<TensorValue> v(n);
             std::vector<std::unique_ptr<ByteView>> holders(n);
+            std::deque<std::vector<int64_t>> owned_shapes;  // viewed by v
             for (size_t i = 0; i < n; ++i) {
-              k[i] = KeyBytes(keys[i]);
+              k[i] = KeyBytes(keys[i], &owned_keys);
               const auto dtype = dtypes[i].cast<int32_t>();
               py::handle shape = shapes[i];
               if (shape.is_none()) {
                 ArrayValue(values[i], dtype, &v[i]);
               } else {
-                v[i] = MakeValue(dtype, shape.cast<std::vector<int64_t>>(), values[i], &holders[i]);
+                owned_shapes.push_back(shape.cast<std::vector<int64_t>>());
+                v[i] = MakeValue(dtype, owned_shapes.back(), values[i], &holders[i]);
               }
             }
-            AddAll(h, k, v);
+            BatchSize size{n, 0, 0};
+            for (size_t i = 0; i < n; ++i) {
+              size.key_bytes += k[i].size();
+              size.dims += v[i].rank;
+            }
+            AddAll(h, k, v, n, size);
           },
           py::arg("keys"), py::arg("dtypes"), py::arg("values"), py::arg("shapes"))
       .def(
@@ -188,8 +218,8 @@ void RegisterWriter(py::module_& m) {
             const size_t n = keys.size();
             if (values.size() != n) throw py::value_error("add_plain: keys and values differ in length");
             const auto& api = py::detail::npy_api::get();
-            std::vector<std::string> k(n);
-            std::vector<TensorValue> v(n);
+            std::vector<int32_t> dtypes(n);
+            BatchSize size{n, 0, 0};
             PyObject* last_descr = nullptr;  // models repeat a few dtypes: skip most lookups
             int32_t last_dtype = 0;
             for (size_t i = 0; i < n; ++i) {
@@ -205,20 +235,35 @@ void RegisterWriter(py::module_& m) {
                 last_dtype = static_cast<int32_t>(PyLong_AsLong(dtype));
               }
               if ((a->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) return false;
-              k[i] = KeyBytes(key);
-              ArrayValue(value, last_dtype, &v[i]);
+              dtypes[i] = last_dtype;
+              size.key_bytes += static_cast<size_t>(PyUnicode_GET_LENGTH(key));  // exact for ASCII: a hint
+              size.dims += static_cast<size_t>(a->nd);
             }
-            AddAll(h, k, v);
+            // All checked: now converted and written a chunk at a time, so the
+            // views stay in cache and no batch-sized array of them is built.
+            constexpr size_t kChunk = 1024;
+            std::vector<std::string_view> k(std::min(n, kChunk));
+            std::vector<TensorValue> v(k.size());
+            std::deque<std::string> owned_keys;
+            for (size_t start = 0; start < n; start += kChunk) {
+              const size_t count = std::min(kChunk, n - start);
+              for (size_t j = 0; j < count; ++j) {
+                const auto i = static_cast<Py_ssize_t>(start + j);
+                k[j] = KeyBytes(PyList_GET_ITEM(keys.ptr(), i), &owned_keys);
+                ArrayValue(PyList_GET_ITEM(values.ptr(), i), dtypes[start + j], &v[j]);
+              }
+              AddAll(h, k, v, count, start == 0 ? size : BatchSize{});
+            }
             return true;
           },
           py::arg("keys"), py::arg("values"), py::arg("dtype_table"))
       .def(
           "add_slice",
           [](WriterHandle& h, const py::bytes& name, std::vector<int64_t> full_shape,
-             const std::vector<std::pair<int64_t, int64_t>>& extents, int32_t dtype, std::vector<int64_t> shape,
-             py::handle values) {
+             const std::vector<std::pair<int64_t, int64_t>>& extents, int32_t dtype,
+             const std::vector<int64_t>& shape, py::handle values) {
             std::unique_ptr<ByteView> holder;
-            const TensorValue value = MakeValue(dtype, std::move(shape), values, &holder);
+            const TensorValue value = MakeValue(dtype, shape, values, &holder);
             const std::string n = name;
             const TensorSlice slice = MakeSlice(extents);
             Status s;
