@@ -138,6 +138,14 @@ void BundleReader::CheckEntries() {
   if (!std::is_sorted(payloads_by_shard_.begin(), payloads_by_shard_.end(), before)) {
     std::sort(payloads_by_shard_.begin(), payloads_by_shard_.end(), before);
   }
+  // Ranks fit in 32 bits (reads then order by them, ReadPlan::Make): an index
+  // of 2^32 entries would be a >100 GB file; beyond that, reads keep key order.
+  file_rank_.assign(entries_.size(), kNoPayload);
+  if (payloads_by_shard_.size() < kNoPayload) {
+    for (size_t j = 0; j < payloads_by_shard_.size(); ++j) {
+      file_rank_[payloads_by_shard_[j].second.index] = static_cast<uint32_t>(j);
+    }
+  }
 }
 
 void BundleReader::FindSliceEntries() {
@@ -177,8 +185,10 @@ void BundleReader::FindSliceEntries() {
 }
 
 Status BundleReader::entry(size_t i, const BundleEntry** out) const {
-  const auto it = entry_errors_.find(i);
-  if (it != entry_errors_.end()) return it->second;
+  if (!entry_errors_.empty()) {  // rare: skip hashing for the usual undamaged index
+    const auto it = entry_errors_.find(i);
+    if (it != entry_errors_.end()) return it->second;
+  }
   *out = &entries_[i];
   return Status::OK();
 }
@@ -277,6 +287,11 @@ Status BundleReader::CheckReadable(size_t i, const BundleEntry& e) const {
 Status BundleReader::Locate(size_t i, Payload* out) {
   const BundleEntry* e;
   BF_RETURN_IF_ERROR(entry(i, &e));
+  return Locate(i, *e, out);
+}
+
+Status BundleReader::Locate(size_t i, const BundleEntry& entry, Payload* out) {
+  const BundleEntry* e = &entry;
   if (!e->slices.empty()) {
     return Status::InvalidArgument(Where(i) + " is a partitioned tensor stored as " +
                                    std::to_string(e->slices.size()) + " slices: it has no payload of its own");
