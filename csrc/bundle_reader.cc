@@ -230,9 +230,13 @@ Status BundleReader::OpenShard(int32_t shard, std::shared_ptr<const OpenedShard>
   const auto first = std::lower_bound(
       payloads_by_shard_.begin(), payloads_by_shard_.end(), shard,
       [](const std::pair<int32_t, PayloadRange>& a, int32_t s) { return a.first < s; });
+  const auto last = std::upper_bound(
+      first, payloads_by_shard_.end(), shard,
+      [](int32_t s, const std::pair<int32_t, PayloadRange>& a) { return s < a.first; });
   std::vector<PayloadRange> ranges;
+  ranges.reserve(static_cast<size_t>(last - first));
   const uint64_t file_size = opened->source->size();
-  for (auto it = first; it != payloads_by_shard_.end() && it->first == shard; ++it) {
+  for (auto it = first; it != last; ++it) {
     if (it->second.end <= file_size) ranges.push_back(it->second);
   }
   const auto describe = [&](const PayloadRange& r) {

@@ -94,11 +94,8 @@ Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requ
 void ReadPlan::OrderByFile(bool by_file) {
   const size_t n = tensors_.size();
   file_order_.clear();
+  if (!by_file) return;  // empty: request order
   file_order_.reserve(n);
-  if (!by_file) {
-    for (size_t k = 0; k < n; ++k) file_order_.push_back(static_cast<uint32_t>(k));
-    return;
-  }
   const auto rank = [&](size_t k) {
     return tensors_[k].region && !tensors_[k].region->given ? BundleReader::kNoPayload
                                                             : reader_->file_rank(tensors_[k].index);
@@ -219,7 +216,8 @@ Status ReadPlan::Prepare() {
     owner_tensor.reserve(tensors_.size());
     owner_part.reserve(tensors_.size());
   }
-  for (const uint32_t k : file_order_) {
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const size_t k = file_order_.empty() ? i : file_order_[i];
     TensorRead& t = tensors_[k];
     const int itemsize = t.itemsize;
     if (!t.region) {
@@ -364,7 +362,8 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
   std::vector<RegionCopy> copies;
   jobs.reserve(tensors_.size());
   job_tensor.reserve(tensors_.size());
-  for (const uint32_t k : file_order_) {
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const size_t k = file_order_.empty() ? i : file_order_[i];
     const TensorRead& t = tensors_[k];
     const int itemsize = t.itemsize;
     if (itemsize == 0 || t.view) continue;
