@@ -113,7 +113,7 @@ void BundleReader::CheckEntries() {
   payloads_by_shard_.reserve(entries_.size());
   for (size_t i = 0; i < entries_.size(); ++i) {
     const BundleEntry& e = entries_[i];
-    if (!e.slices.empty() || entry_errors_.count(i)) continue;
+    if (!e.slices.empty() || (!entry_errors_.empty() && entry_errors_.count(i))) continue;
     const int itemsize = DataTypeSize(e.dtype);
     const uint64_t n = NumElements(e);
     const auto size = static_cast<uint64_t>(e.size);
@@ -295,23 +295,33 @@ Status BundleReader::Locate(size_t i, Payload* out) {
 }
 
 Status BundleReader::Locate(size_t i, const BundleEntry& entry, Payload* out) {
+  Locator locator(this);
+  return locator.Locate(i, entry, out);
+}
+
+Status BundleReader::Locator::Locate(size_t i, const BundleEntry& entry, Payload* out) {
+  const BundleReader& r = *reader_;
   const BundleEntry* e = &entry;
   if (!e->slices.empty()) {
-    return Status::InvalidArgument(Where(i) + " is a partitioned tensor stored as " +
+    return Status::InvalidArgument(r.Where(i) + " is a partitioned tensor stored as " +
                                    std::to_string(e->slices.size()) + " slices: it has no payload of its own");
   }
-  BF_RETURN_IF_ERROR(CheckReadable(i, *e));
-  std::shared_ptr<const OpenedShard> shard;
-  Status s = OpenShard(e->shard_id, &shard);
-  if (!s.ok()) {
-    return s.WithContext(Where(i) + " (shard " + std::to_string(e->shard_id) + " of " +
-                         std::to_string(header_.num_shards) + ")");
+  BF_RETURN_IF_ERROR(r.CheckReadable(i, *e));
+  if (!shard_ || shard_id_ != e->shard_id) {
+    shard_.reset();
+    Status s = reader_->OpenShard(e->shard_id, &shard_);
+    if (!s.ok()) {
+      return s.WithContext(r.Where(i) + " (shard " + std::to_string(e->shard_id) + " of " +
+                           std::to_string(r.header_.num_shards) + ")");
+    }
+    shard_id_ = e->shard_id;
   }
+  const OpenedShard* shard = shard_.get();
   const ByteSource& source = *shard->source;
   const auto offset = static_cast<uint64_t>(e->offset);
   const auto size = static_cast<uint64_t>(e->size);  // checked against dtype and shape at Open
   if (!RangeInside(offset, size, source.size())) {
-    return Status::Corruption(source.path() + ": " + Name(i) + " (offset " + std::to_string(offset) + ", " +
+    return Status::Corruption(source.path() + ": " + r.Name(i) + " (offset " + std::to_string(offset) + ", " +
                               std::to_string(size) + " bytes) lies outside the " + std::to_string(source.size()) +
                               "-byte file");
   }

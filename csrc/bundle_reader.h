@@ -29,6 +29,8 @@ namespace bundlefast {
 // Thread-safety: after Open() every method may be called from any thread;
 // shard opening is serialized by a mutex, everything else is immutable.
 class BundleReader {
+  struct OpenedShard;  // an opened data shard (defined below)
+
  public:
   // `prefix` is the checkpoint prefix P (the Python layer resolves directories,
   // `checkpoint` files, and `.index` paths first). `open` opens P.index (read
@@ -95,6 +97,20 @@ class BundleReader {
   // The same for entry i already fetched with entry(i) (a read locates 50,000
   // tensors: one lookup each, not two).
   Status Locate(size_t i, const BundleEntry& entry, Payload* out);
+  // Locates many entries in a row (ReadPlan::Make): keeps the shard of the
+  // last one, so that the next ones in the same shard take no lock and no
+  // reference of their own. One thread at a time; it keeps that shard open
+  // (like a Payload) while it lives.
+  class Locator {
+   public:
+    explicit Locator(BundleReader* reader) : reader_(reader) {}
+    Status Locate(size_t i, const BundleEntry& entry, Payload* out);
+
+   private:
+    BundleReader* reader_;
+    int32_t shard_id_ = -1;
+    std::shared_ptr<const OpenedShard> shard_;
+  };
 
   // One stored tensor holding part of a requested region: the entry itself
   // for an ordinary tensor, else one stored slice of a partitioned tensor.

@@ -68,6 +68,7 @@ Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requ
   plan->swap_ = reader->needs_byte_swap();
   plan->tensors_.resize(requests.size());
   bool all_views = true;  // every whole tensor can be a view of its source
+  BundleReader::Locator locator(reader);
   for (size_t k = 0; k < requests.size(); ++k) {
     const ReadRequest& q = requests[k];
     TensorRead& t = plan->tensors_[k];
@@ -75,7 +76,7 @@ Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requ
     BF_RETURN_IF_ERROR(reader->entry(q.index, &t.entry));
     t.itemsize = DataTypeSize(t.entry->dtype);
     if (!q.has_region && t.entry->slices.empty()) {
-      BF_RETURN_IF_ERROR(reader->Locate(q.index, *t.entry, &t.payload));
+      BF_RETURN_IF_ERROR(locator.Locate(q.index, *t.entry, &t.payload));
       all_views = all_views && t.payload.view;
       continue;
     }
