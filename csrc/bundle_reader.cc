@@ -113,7 +113,7 @@ void BundleReader::CheckEntries() {
   payloads_by_shard_.reserve(entries_.size());
   for (size_t i = 0; i < entries_.size(); ++i) {
     const BundleEntry& e = entries_[i];
-    if (!e.slices.empty() || entry_errors_.count(i)) continue;
+    if (!e.slices.empty() || (!entry_errors_.empty() && entry_errors_.count(i))) continue;
     const int itemsize = DataTypeSize(e.dtype);
     const uint64_t n = NumElements(e);
     const auto size = static_cast<uint64_t>(e.size);
@@ -137,6 +137,14 @@ void BundleReader::CheckEntries() {
   };
   if (!std::is_sorted(payloads_by_shard_.begin(), payloads_by_shard_.end(), before)) {
     std::sort(payloads_by_shard_.begin(), payloads_by_shard_.end(), before);
+  }
+  // Ranks fit in 32 bits (reads then order by them, ReadPlan::Make): an index
+  // of 2^32 entries would be a >100 GB file; beyond that, reads keep key order.
+  file_rank_.assign(entries_.size(), kNoPayload);
+  if (payloads_by_shard_.size() < kNoPayload) {
+    for (size_t j = 0; j < payloads_by_shard_.size(); ++j) {
+      file_rank_[payloads_by_shard_[j].second.index] = static_cast<uint32_t>(j);
+    }
   }
 }
 
@@ -177,8 +185,10 @@ void BundleReader::FindSliceEntries() {
 }
 
 Status BundleReader::entry(size_t i, const BundleEntry** out) const {
-  const auto it = entry_errors_.find(i);
-  if (it != entry_errors_.end()) return it->second;
+  if (!entry_errors_.empty()) {  // rare: skip hashing for the usual undamaged index
+    const auto it = entry_errors_.find(i);
+    if (it != entry_errors_.end()) return it->second;
+  }
   *out = &entries_[i];
   return Status::OK();
 }
@@ -220,9 +230,13 @@ Status BundleReader::OpenShard(int32_t shard, std::shared_ptr<const OpenedShard>
   const auto first = std::lower_bound(
       payloads_by_shard_.begin(), payloads_by_shard_.end(), shard,
       [](const std::pair<int32_t, PayloadRange>& a, int32_t s) { return a.first < s; });
+  const auto last = std::upper_bound(
+      first, payloads_by_shard_.end(), shard,
+      [](int32_t s, const std::pair<int32_t, PayloadRange>& a) { return s < a.first; });
   std::vector<PayloadRange> ranges;
+  ranges.reserve(static_cast<size_t>(last - first));
   const uint64_t file_size = opened->source->size();
-  for (auto it = first; it != payloads_by_shard_.end() && it->first == shard; ++it) {
+  for (auto it = first; it != last; ++it) {
     if (it->second.end <= file_size) ranges.push_back(it->second);
   }
   const auto describe = [&](const PayloadRange& r) {
@@ -277,22 +291,37 @@ Status BundleReader::CheckReadable(size_t i, const BundleEntry& e) const {
 Status BundleReader::Locate(size_t i, Payload* out) {
   const BundleEntry* e;
   BF_RETURN_IF_ERROR(entry(i, &e));
+  return Locate(i, *e, out);
+}
+
+Status BundleReader::Locate(size_t i, const BundleEntry& entry, Payload* out) {
+  Locator locator(this);
+  return locator.Locate(i, entry, out);
+}
+
+Status BundleReader::Locator::Locate(size_t i, const BundleEntry& entry, Payload* out) {
+  const BundleReader& r = *reader_;
+  const BundleEntry* e = &entry;
   if (!e->slices.empty()) {
-    return Status::InvalidArgument(Where(i) + " is a partitioned tensor stored as " +
+    return Status::InvalidArgument(r.Where(i) + " is a partitioned tensor stored as " +
                                    std::to_string(e->slices.size()) + " slices: it has no payload of its own");
   }
-  BF_RETURN_IF_ERROR(CheckReadable(i, *e));
-  std::shared_ptr<const OpenedShard> shard;
-  Status s = OpenShard(e->shard_id, &shard);
-  if (!s.ok()) {
-    return s.WithContext(Where(i) + " (shard " + std::to_string(e->shard_id) + " of " +
-                         std::to_string(header_.num_shards) + ")");
+  BF_RETURN_IF_ERROR(r.CheckReadable(i, *e));
+  if (!shard_ || shard_id_ != e->shard_id) {
+    shard_.reset();
+    Status s = reader_->OpenShard(e->shard_id, &shard_);
+    if (!s.ok()) {
+      return s.WithContext(r.Where(i) + " (shard " + std::to_string(e->shard_id) + " of " +
+                           std::to_string(r.header_.num_shards) + ")");
+    }
+    shard_id_ = e->shard_id;
   }
+  const OpenedShard* shard = shard_.get();
   const ByteSource& source = *shard->source;
   const auto offset = static_cast<uint64_t>(e->offset);
   const auto size = static_cast<uint64_t>(e->size);  // checked against dtype and shape at Open
   if (!RangeInside(offset, size, source.size())) {
-    return Status::Corruption(source.path() + ": " + Name(i) + " (offset " + std::to_string(offset) + ", " +
+    return Status::Corruption(source.path() + ": " + r.Name(i) + " (offset " + std::to_string(offset) + ", " +
                               std::to_string(size) + " bytes) lies outside the " + std::to_string(source.size()) +
                               "-byte file");
   }

@@ -29,6 +29,8 @@ namespace bundlefast {
 // Thread-safety: after Open() every method may be called from any thread;
 // shard opening is serialized by a mutex, everything else is immutable.
 class BundleReader {
+  struct OpenedShard;  // an opened data shard (defined below)
+
  public:
   // `prefix` is the checkpoint prefix P (the Python layer resolves directories,
   // `checkpoint` files, and `.index` paths first). `open` opens P.index (read
@@ -62,6 +64,11 @@ class BundleReader {
   const std::vector<size_t>& visible() const { return visible_; }
   // True if entry i is one of those hidden slice entries.
   bool hidden(size_t i) const { return hidden_[i]; }
+  // Where entry i's payload lies among all payloads in (shard, offset) order:
+  // reading in this order reads each file front to back. kNoPayload for
+  // entries without bytes of their own (empty, partitioned, damaged).
+  static constexpr uint32_t kNoPayload = UINT32_MAX;
+  uint32_t file_rank(size_t i) const { return file_rank_[i]; }
 
   // P.data-%05d-of-%05d (%05d is a minimum width: shard 123456 is "123456").
   std::string DataPath(int32_t shard) const;
@@ -87,6 +94,23 @@ class BundleReader {
   // ranges that do not add up; kIOError naming the data file and the tensor
   // for a missing shard.
   Status Locate(size_t i, Payload* out);
+  // The same for entry i already fetched with entry(i) (a read locates 50,000
+  // tensors: one lookup each, not two).
+  Status Locate(size_t i, const BundleEntry& entry, Payload* out);
+  // Locates many entries in a row (ReadPlan::Make): keeps the shard of the
+  // last one, so that the next ones in the same shard take no lock and no
+  // reference of their own. One thread at a time; it keeps that shard open
+  // (like a Payload) while it lives.
+  class Locator {
+   public:
+    explicit Locator(BundleReader* reader) : reader_(reader) {}
+    Status Locate(size_t i, const BundleEntry& entry, Payload* out);
+
+   private:
+    BundleReader* reader_;
+    int32_t shard_id_ = -1;
+    std::shared_ptr<const OpenedShard> shard_;
+  };
 
   // One stored tensor holding part of a requested region: the entry itself
   // for an ordinary tensor, else one stored slice of a partitioned tensor.
@@ -151,6 +175,7 @@ class BundleReader {
   // overlap check of each shard when it is opened (which first drops the
   // entries whose payload leaves the file).
   std::vector<std::pair<int32_t, PayloadRange>> payloads_by_shard_;
+  std::vector<uint32_t> file_rank_;  // per entry: its position in payloads_by_shard_, or kNoPayload
 
   std::mutex shard_mu_;
   // Opened shards by id, guarded by shard_mu_: a vector for the first

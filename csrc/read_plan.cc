@@ -40,17 +40,35 @@ void NeededSpan(const Box& stored, const Box& needed, int itemsize, uint64_t* be
   *begin = lo * static_cast<uint64_t>(itemsize);
   *end = hi * static_cast<uint64_t>(itemsize);
 }
+
+// The checksummed job whose CRC does not match its entry's, of the tensor
+// first in the request (jobs are in file order), or SIZE_MAX.
+template <typename EntryOf>
+size_t FirstMismatch(const std::vector<ByteJob>& jobs, const std::vector<uint32_t>& crcs,
+                     const std::vector<size_t>& tensor_of, EntryOf entry_of) {
+  size_t bad = SIZE_MAX;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (!jobs[j].checksum || crcs[j] == crc32c::Unmask(entry_of(j)->masked_crc32c)) continue;
+    if (bad == SIZE_MAX || tensor_of[j] < tensor_of[bad]) bad = j;
+  }
+  return bad;
+}
 }  // namespace
 
 ReadPlan::~ReadPlan() = default;
 
 Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requests, const ReadOptions& options,
                       std::unique_ptr<ReadPlan>* out) {
+  if (requests.size() >= BundleReader::kNoPayload) {  // positions are 32-bit (file_order_)
+    return Status::InvalidArgument("cannot read " + std::to_string(requests.size()) + " tensors in one call");
+  }
   std::unique_ptr<ReadPlan> plan(new ReadPlan());
   plan->reader_ = reader;
   plan->options_ = options;
   plan->swap_ = reader->needs_byte_swap();
   plan->tensors_.resize(requests.size());
+  bool all_views = true;  // every whole tensor can be a view of its source
+  BundleReader::Locator locator(reader);
   for (size_t k = 0; k < requests.size(); ++k) {
     const ReadRequest& q = requests[k];
     TensorRead& t = plan->tensors_[k];
@@ -58,7 +76,8 @@ Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requ
     BF_RETURN_IF_ERROR(reader->entry(q.index, &t.entry));
     t.itemsize = DataTypeSize(t.entry->dtype);
     if (!q.has_region && t.entry->slices.empty()) {
-      BF_RETURN_IF_ERROR(reader->Locate(q.index, &t.payload));
+      BF_RETURN_IF_ERROR(locator.Locate(q.index, *t.entry, &t.payload));
+      all_views = all_views && t.payload.view;
       continue;
     }
     t.region = std::make_unique<RegionRead>();
@@ -66,8 +85,49 @@ Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requ
     t.region->request = q.has_region ? q.region : FullBox(t.entry->shape);
     BF_RETURN_IF_ERROR(reader->FindParts(q.index, t.region->request, &t.region->parts));
   }
+  // Views only (the usual `load`): no byte jobs, no order needed.
+  const bool byte_jobs = options.verify || options.copy || plan->swap_ || !all_views;
+  plan->OrderByFile(byte_jobs);
   *out = std::move(plan);
   return Status::OK();
+}
+
+void ReadPlan::OrderByFile(bool by_file) {
+  const size_t n = tensors_.size();
+  file_order_.clear();
+  if (!by_file) return;  // empty: request order
+  file_order_.reserve(n);
+  const auto rank = [&](size_t k) {
+    return tensors_[k].region && !tensors_[k].region->given ? BundleReader::kNoPayload
+                                                            : reader_->file_rank(tensors_[k].index);
+  };
+  // Many requests (a whole `load`): place each by its rank in one pass over
+  // the ranks, if no rank repeats (a name asked for twice).
+  if (n * 2 >= reader_->size()) {
+    std::vector<uint32_t> at_rank(reader_->size(), BundleReader::kNoPayload);
+    bool repeated = false;
+    for (size_t k = 0; k < n && !repeated; ++k) {
+      const uint32_t r = rank(k);
+      if (r == BundleReader::kNoPayload) continue;
+      repeated = at_rank[r] != BundleReader::kNoPayload;
+      at_rank[r] = static_cast<uint32_t>(k);
+    }
+    if (!repeated) {
+      for (uint32_t k : at_rank) {
+        if (k != BundleReader::kNoPayload) file_order_.push_back(k);
+      }
+      for (size_t k = 0; k < n; ++k) {
+        if (rank(k) == BundleReader::kNoPayload) file_order_.push_back(static_cast<uint32_t>(k));
+      }
+      return;
+    }
+    file_order_.clear();
+  }
+  // Few requests: sort (rank, position) pairs packed into integers.
+  std::vector<uint64_t> keys(n);
+  for (size_t k = 0; k < n; ++k) keys[k] = static_cast<uint64_t>(rank(k)) << 32 | k;
+  std::sort(keys.begin(), keys.end());
+  for (uint64_t key : keys) file_order_.push_back(static_cast<uint32_t>(key));
 }
 
 std::vector<ReadPlan::Fetch> ReadPlan::Fetches() const {
@@ -142,18 +202,23 @@ Status ReadPlan::Prepare() {
   const bool fill = options_.fill;
   const bool may_view = fill && !options_.copy && !swap_;
   // Byte jobs: checksums of views, and fetches from sources that cannot View.
+  // Made in file order; errors name the first tensor in request order.
   std::vector<ByteJob> jobs;
-  struct Owner {
-    size_t k;
-    size_t part;  // SIZE_MAX: the tensor's own payload
-  };
-  std::vector<Owner> owners;
+  std::vector<size_t> owner_tensor;  // per job: its tensor k
+  std::vector<size_t> owner_part;    // and its part (SIZE_MAX: the tensor's own payload)
   const auto add = [&](size_t k, size_t part, const BundleReader::Payload& p, uint64_t begin, uint64_t end,
                        char* dst, bool checksum) {
     jobs.push_back(ByteJob{p.source.get(), p.offset + begin, end - begin, dst, 1, checksum});
-    owners.push_back(Owner{k, part});
+    owner_tensor.push_back(k);
+    owner_part.push_back(part);
   };
-  for (size_t k = 0; k < tensors_.size(); ++k) {
+  if (verify) {  // then most tensors have a job here
+    jobs.reserve(tensors_.size());
+    owner_tensor.reserve(tensors_.size());
+    owner_part.reserve(tensors_.size());
+  }
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const size_t k = file_order_.empty() ? i : file_order_[i];
     TensorRead& t = tensors_[k];
     const int itemsize = t.itemsize;
     if (!t.region) {
@@ -200,29 +265,25 @@ Status ReadPlan::Prepare() {
       add(k, q, p, begin, end, r.fetched[q].get(), itemsize > 0 && verify);
     }
   }
-  const auto payload_of = [&](const Owner& o) -> const BundleReader::Payload& {
-    const TensorRead& t = tensors_[o.k];
-    return o.part == SIZE_MAX ? t.payload : t.region->parts[o.part].payload;
+  const auto payload_of = [&](size_t j) -> const BundleReader::Payload& {
+    const TensorRead& t = tensors_[owner_tensor[j]];
+    return owner_part[j] == SIZE_MAX ? t.payload : t.region->parts[owner_part[j]].payload;
   };
-  const auto index_of = [&](const Owner& o) {
-    const TensorRead& t = tensors_[o.k];
-    return o.part == SIZE_MAX ? t.index : t.region->parts[o.part].index;
+  const auto index_of = [&](size_t j) {
+    const TensorRead& t = tensors_[owner_tensor[j]];
+    return owner_part[j] == SIZE_MAX ? t.index : t.region->parts[owner_part[j]].index;
   };
   if (!jobs.empty()) {
     std::vector<uint32_t> crcs;
     size_t failed;
-    Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed);
+    Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed, &owner_tensor);
     if (!s.ok()) {
-      const Owner& o = owners[failed];
-      const bool elements = tensors_[o.k].itemsize == 0;
-      const bool variant = tensors_[o.k].entry->dtype == DT_VARIANT;
-      return ReadError(s, index_of(o), payload_of(o), elements ? (variant ? "variant tensor " : "string tensor ") : "");
+      const TensorRead& t = tensors_[owner_tensor[failed]];
+      const char* what = t.itemsize != 0 ? "" : t.entry->dtype == DT_VARIANT ? "variant tensor " : "string tensor ";
+      return ReadError(s, index_of(failed), payload_of(failed), what);
     }
-    for (size_t j = 0; j < jobs.size(); ++j) {
-      if (!jobs[j].checksum) continue;
-      const BundleReader::Payload& p = payload_of(owners[j]);
-      if (crcs[j] != crc32c::Unmask(p.entry->masked_crc32c)) return ChecksumError(index_of(owners[j]), p, crcs[j]);
-    }
+    const size_t bad = FirstMismatch(jobs, crcs, owner_tensor, [&](size_t j) { return payload_of(j).entry; });
+    if (bad != SIZE_MAX) return ChecksumError(index_of(bad), payload_of(bad), crcs[bad]);
   }
 
   // Strings and variants: decode every stored payload (in parallel), then
@@ -300,7 +361,10 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
     Box box;
   };
   std::vector<RegionCopy> copies;
-  for (size_t k = 0; k < tensors_.size(); ++k) {
+  jobs.reserve(tensors_.size());
+  job_tensor.reserve(tensors_.size());
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const size_t k = file_order_.empty() ? i : file_order_[i];
     const TensorRead& t = tensors_[k];
     const int itemsize = t.itemsize;
     if (itemsize == 0 || t.view) continue;
@@ -319,13 +383,11 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
   if (!jobs.empty()) {
     std::vector<uint32_t> crcs;
     size_t failed;
-    Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed);
+    Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed, &job_tensor);
     if (!s.ok()) return ReadError(s, tensors_[job_tensor[failed]].index, tensors_[job_tensor[failed]].payload);
-    for (size_t j = 0; j < jobs.size(); ++j) {
-      const TensorRead& t = tensors_[job_tensor[j]];
-      if (jobs[j].checksum && crcs[j] != crc32c::Unmask(t.payload.entry->masked_crc32c)) {
-        return ChecksumError(t.index, t.payload, crcs[j]);
-      }
+    const size_t bad = FirstMismatch(jobs, crcs, job_tensor, [&](size_t j) { return tensors_[job_tensor[j]].entry; });
+    if (bad != SIZE_MAX) {
+      return ChecksumError(tensors_[job_tensor[bad]].index, tensors_[job_tensor[bad]].payload, crcs[bad]);
     }
   }
   std::vector<unsigned char> faulted(copies.size(), 0);
@@ -338,9 +400,12 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
     faulted[j] = !CopyRegion(dst[c.k], t.region->request, t.part_bytes(c.part), first, part.stored, c.box, itemsize,
                              swap_ ? DataTypeSwapUnit(t.entry->dtype) : 1);
   });
+  size_t first = SIZE_MAX;  // the fault of the tensor first in the request
   for (size_t j = 0; j < copies.size(); ++j) {
-    if (!faulted[j]) continue;
-    const BundleReader::Part& part = tensors_[copies[j].k].region->parts[copies[j].part];
+    if (faulted[j] && (first == SIZE_MAX || copies[j].k < copies[first].k)) first = j;
+  }
+  if (first != SIZE_MAX) {
+    const BundleReader::Part& part = tensors_[copies[first].k].region->parts[copies[first].part];
     return ReadError(ShrunkFileError(part.payload.source->path(), "SIGBUS"), part.index, part.payload);
   }
   return Status::OK();

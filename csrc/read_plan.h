@@ -108,11 +108,19 @@ class ReadPlan {
   Status ReadError(const Status& s, size_t index, const BundleReader::Payload& p, const char* what = "") const;
   Status ChecksumError(size_t index, const BundleReader::Payload& p, uint32_t computed) const;
   Status Decode(size_t index, const BundleReader::Payload& p, const char* bytes, std::vector<StringRef>* refs) const;
+  // Fills file_order_ if `by_file`, else leaves it empty: request order
+  // (when no byte jobs will be made, the order does not matter).
+  void OrderByFile(bool by_file);
 
   BundleReader* reader_ = nullptr;
   ReadOptions options_;
   bool swap_ = false;
   std::vector<TensorRead> tensors_;
+  // Positions in tensors_ in the order their payloads lie in the files
+  // (BundleReader::file_rank), those without a payload of their own last:
+  // Prepare and Fill hand RunByteJobs their jobs in file order, so it need not
+  // sort them (keys are sorted, data is in write order). Empty: request order.
+  std::vector<uint32_t> file_order_;
 };
 
 // ---------------------------------------------------------------------------

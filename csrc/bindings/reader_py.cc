@@ -121,9 +121,13 @@ class PyReader {
     std::vector<ReadRequest> requests = Requests(names);
     std::vector<py::object> arrays = Read(requests, verify, copy);
     py::dict out;
-    py::list keys = names.is_none() ? Keys() : py::list();  // reuse the cached key strings
-    for (size_t k = 0; k < requests.size(); ++k) {
-      out[names.is_none() ? keys[k] : KeyToStr(reader_->key(requests[k].index))] = std::move(arrays[k]);
+    if (names.is_none()) {  // reuse the cached key strings
+      py::list keys = Keys();
+      for (size_t k = 0; k < requests.size(); ++k) out[keys[k]] = std::move(arrays[k]);
+    } else {
+      for (size_t k = 0; k < requests.size(); ++k) {
+        out[KeyToStr(reader_->key(requests[k].index))] = std::move(arrays[k]);
+      }
     }
     return out;
   }
