@@ -58,8 +58,11 @@ fuzz_toolchain() {
 # arm64_toolchain: an AArch64 cross compiler and qemu-user from Debian, for
 # tests/arm64/run.sh. Fails when they are still missing afterwards.
 arm64_toolchain() {
-  if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
-    apt_install g++-aarch64-linux-gnu qemu-user
+  if ! command -v aarch64-linux-gnu-g++ >/dev/null; then
+    apt_install g++-aarch64-linux-gnu
+  fi
+  if ! command -v qemu-aarch64 >/dev/null; then
+    apt_install qemu-user
   fi
   command -v aarch64-linux-gnu-g++ >/dev/null
   command -v qemu-aarch64 >/dev/null
