@@ -226,6 +226,7 @@ PREFAULT_BYTES = 1 << 20  # csrc/bindings/numpy_arrays.cc kPrefaultBytes (a sing
 ARENA_ALIGN = 64  # csrc/arena.h Arena::kAlign: where each tensor starts in the arena
 HUGE_PAGE = 2 << 20  # csrc/arena.cc kHugePage
 POPULATE_PIECE = 32 << 20  # csrc/arena.cc kPopulatePiece
+ARENA_MIN_BYTES = 64 << 20  # csrc/bindings/numpy_arrays.cc: smaller loads allocate per array
 
 
 def empty_like_bundlefast(n: int) -> Any:
@@ -243,6 +244,16 @@ def empty_like_bundlefast(n: int) -> Any:
         if hi > lo:
             _libc.madvise(lo, hi - lo, MADV_POPULATE_WRITE)
     return a
+
+
+def allocate_like_bundlefast(sizes: list[int], threads: int) -> list[Any]:
+    """Fresh uint8 arrays of `sizes` bytes allocated as bundlefast allocates
+    the copies of one load: one arena from ARENA_MIN_BYTES in all (and two
+    arrays or more), else each array on its own (reader_py.cc FillArena)."""
+    total = sum((n + ARENA_ALIGN - 1) // ARENA_ALIGN * ARENA_ALIGN for n in sizes)
+    if len(sizes) >= 2 and total >= ARENA_MIN_BYTES:
+        return arena_like_bundlefast(sizes, threads)
+    return [empty_like_bundlefast(n) for n in sizes]
 
 
 def arena_like_bundlefast(sizes: list[int], threads: int, populate: bool = True) -> list[Any]:
@@ -280,8 +291,8 @@ def arena_like_bundlefast(sizes: list[int], threads: int, populate: bool = True)
 
 def _memcpy(wl: Workload, threads: int) -> Any:
     """Copies every tensor's bytes out of the mapped data file into fresh
-    arrays allocated as bundlefast allocates the copies of a load (one arena
-    per load, arena_like_bundlefast, populated on `threads` threads), the
+    arrays allocated as bundlefast allocates the copies of a load
+    (allocate_like_bundlefast: one arena per load of 64 MiB or more), the
     bytes split evenly across `threads` threads (a tensor may be split
     between two threads, as bundlefast splits large tensors)."""
     import numpy as np
@@ -289,7 +300,7 @@ def _memcpy(wl: Workload, threads: int) -> Any:
     m = _map(wl.data)
     src = np.frombuffer(m, dtype=np.uint8)
     names = [row[0] for row in wl.layout]
-    out = dict(zip(names, arena_like_bundlefast([row[4] for row in wl.layout], threads)))  # fresh memory
+    out = dict(zip(names, allocate_like_bundlefast([row[4] for row in wl.layout], threads)))  # fresh memory
     total = sum(row[4] for row in wl.layout)
 
     def work(i: int) -> None:

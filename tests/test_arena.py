@@ -1,5 +1,7 @@
 """Copies made by one read share one fresh arena (csrc/arena.h): every filled array is a
-writable, aligned slice of it, based on one owner that unmaps it when the last array dies."""
+writable, aligned slice of it, based on one owner that unmaps it when the last array dies.
+Reads under 64 MiB of copies allocate per array (numpy_arrays.h ArenaMinBytes): the tests
+here lower that bound to reach the arena with small bundles, and the last one restores it."""
 
 from __future__ import annotations
 
@@ -10,10 +12,24 @@ import numpy as np
 import pytest
 
 import bundlefast
+from bundlefast import _core
 from bundle_builder import BundleBuilder
 from owned_memory import is_arena
 
 ALIGN = 64  # Arena::kAlign
+
+
+ARENA_MIN_BYTES = 64 << 20  # numpy_arrays.cc's default
+
+
+@pytest.fixture(autouse=True)
+def arena_for_small_reads():
+    """Every test here reads through an arena, small as its bundle is; the bound is restored after."""
+    before = _core._testing.set_arena_min_bytes(0)
+    try:
+        yield
+    finally:
+        _core._testing.set_arena_min_bytes(before)
 
 
 @pytest.fixture
@@ -169,3 +185,24 @@ def _anon_kb() -> int:
             if line.startswith("RssAnon:"):
                 return int(line.split()[1])
     raise AssertionError("no RssAnon in /proc/self/status")
+
+
+def test_reads_under_the_bound_allocate_each_array(bundle, tmp_path):
+    """Below 64 MiB of copies, repeated reads reuse memory the allocator holds, which an
+    arena cannot: each array is NumPy's own. From the bound up, one arena."""
+    prefix, values = bundle
+    _core._testing.set_arena_min_bytes(ARENA_MIN_BYTES)  # the default (the fixture restores it)
+    for name, a in _fixed(bundlefast.load(prefix, copy=True)).items():
+        assert a.flags.owndata and a.base is None and a.flags.writeable, name
+        np.testing.assert_array_equal(a, values[name])
+    rng = np.random.default_rng(3)
+    big = {"a": rng.integers(0, 255, size=ARENA_MIN_BYTES // 2, dtype=np.uint8),
+           "b": rng.integers(0, 255, size=ARENA_MIN_BYTES // 2 + 1, dtype=np.uint8)}  # fmt: skip
+    b = BundleBuilder()
+    for name, value in big.items():
+        b.add(name, value)
+    b.write(tmp_path / "big")
+    got = bundlefast.load(tmp_path / "big", copy=True)
+    assert is_arena(got["a"].base) and got["a"].base is got["b"].base
+    for name, value in big.items():
+        np.testing.assert_array_equal(got[name], value)

@@ -1,6 +1,7 @@
 // bundlefast bindings: NumPy array construction (see numpy_arrays.h).
 #include "numpy_arrays.h"
 
+#include <atomic>
 #include <cstdint>
 #include <new>
 #include <string>
@@ -81,6 +82,13 @@ constexpr const char* kArenaName = "bundlefast.arena";
 py::object MakeView(py::handle descr, const std::vector<int64_t>& shape, const char* data, py::handle owner) {
   return NewBased(descr, shape, data, 0, owner);  // flags = 0: not writeable
 }
+
+namespace {
+std::atomic<uint64_t> arena_min_bytes{64ull << 20};
+}  // namespace
+
+uint64_t ArenaMinBytes() { return arena_min_bytes.load(std::memory_order_relaxed); }
+void SetArenaMinBytes(uint64_t bytes) { arena_min_bytes.store(bytes, std::memory_order_relaxed); }
 
 py::object ArenaOwner(std::unique_ptr<Arena> arena) {
   if (!arena) throw std::bad_alloc();  // pybind11 raises MemoryError, as np.empty would

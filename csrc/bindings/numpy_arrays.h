@@ -36,6 +36,16 @@ pybind11::object MakeEmpty(pybind11::handle descr, const std::vector<int64_t>& s
 // alive (`array.copy()` detaches one). Throws MemoryError if `arena` is null.
 pybind11::object ArenaOwner(std::unique_ptr<Arena> arena);
 
+// Reads whose copies total fewer bytes than this allocate each array on its
+// own: below it, repeated reads reuse memory the allocator already holds (glibc
+// serves blocks under its 32 MiB mmap ceiling from a heap it keeps), which a
+// fresh arena, zeroed by the kernel on every read, cannot. Measured with
+// benchmarks/run.py: a 17.5 MB load 2.2 ms per array against 5.6 ms in an
+// arena; 440 MB (a 94 MB tensor, past that ceiling) 141 ms against 121 ms.
+// Settable for tests (_core._testing.set_arena_min_bytes).
+uint64_t ArenaMinBytes();
+void SetArenaMinBytes(uint64_t bytes);
+
 // The Arena an ArenaOwner object owns.
 const Arena& OwnedArena(pybind11::handle owner);
 

@@ -242,8 +242,9 @@ class PyReader {
     return h;
   }
 
-  // When a read fills several results, they share one fresh Arena (arena.h
-  // says why), each at an aligned offset in result order: its owner, or None.
+  // When a read fills several results of ArenaMinBytes() or more in all, they
+  // share one fresh Arena (arena.h says why), each at an aligned offset in
+  // result order: its owner, or None.
   static py::object FillArena(const ReadPlan& plan) {
     uint64_t bytes = 0;
     size_t filled = 0;
@@ -252,7 +253,7 @@ class PyReader {
       bytes += Arena::Aligned(plan.ResultBytes(k));  // bytes the files hold: no overflow
       ++filled;
     }
-    if (filled < 2 || bytes == 0) return py::none();
+    if (filled < 2 || bytes == 0 || bytes < ArenaMinBytes()) return py::none();
     std::unique_ptr<Arena> arena;
     {
       py::gil_scoped_release nogil;  // mmap and munmap of the slack

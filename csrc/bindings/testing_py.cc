@@ -14,6 +14,7 @@
 #include "bundle_entry.h"
 #include "coding.h"
 #include "errors.h"
+#include "numpy_arrays.h"
 #include "string_tensor.h"
 #include "table.h"
 
@@ -43,6 +44,14 @@ Entries ToPython(const Collect& c) {
 
 void RegisterTesting(py::module_& m) {
   py::module_ t = m.def_submodule("_testing", "The core's layers one by one, for unit tests (not an API).");
+  t.def(
+      "set_arena_min_bytes",
+      [](uint64_t bytes) {
+        const uint64_t before = ArenaMinBytes();
+        SetArenaMinBytes(bytes);
+        return before;
+      },
+      py::arg("bytes"), "Sets the smallest read whose copies share an arena; returns the previous value.");
   t.def(
       "get_varint64",
       [](const py::bytes& data) {

@@ -165,8 +165,9 @@ def load(
         verify: check each returned tensor's CRC32C (and both string checksums);
             this reads every byte, so it costs what a checksum of the data costs.
         copy: return owned, writable, aligned arrays instead of read-only views.
-            The copies of one call share one block of fresh memory (allocated and
-            faulted in at once: much faster than an allocation per tensor); it is
+            From 64 MiB of copies in one call, they share one block of fresh memory
+            (allocated and faulted in at once: faster than an allocation per tensor
+            at that size; smaller loads reuse what the allocator holds); it is
             freed when the last of them dies, so keeping one tensor keeps the whole
             block; ``array.copy()`` gives a tensor memory of its own.
         mmap: as for :func:`open`; with ``mmap=False`` every array is owned (read-only
