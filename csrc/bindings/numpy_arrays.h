@@ -39,9 +39,10 @@ pybind11::object ArenaOwner(std::unique_ptr<Arena> arena);
 // Reads whose copies total fewer bytes than this allocate each array on its
 // own: below it, repeated reads reuse memory the allocator already holds (glibc
 // serves blocks under its 32 MiB mmap ceiling from a heap it keeps), which a
-// fresh arena, zeroed by the kernel on every read, cannot. Measured with
-// benchmarks/run.py: a 17.5 MB load 2.2 ms per array against 5.6 ms in an
-// arena; 440 MB (a 94 MB tensor, past that ceiling) 141 ms against 121 ms.
+// fresh arena, zeroed by the kernel on every read, cannot. Measured by
+// alternating both in one process (load(verify, copy), 1 thread, medians):
+// bert-quick, 17.5 MB, 4.5 ms per array against 5.8 ms in an arena; BERT,
+// 440 MB with a 94 MB tensor past that ceiling, 228 ms against 149 ms.
 // Settable for tests (_core._testing.set_arena_min_bytes).
 uint64_t ArenaMinBytes();
 void SetArenaMinBytes(uint64_t bytes);
