@@ -300,6 +300,18 @@ Status BundleReader::Locate(size_t i, const BundleEntry& entry, Payload* out) {
 }
 
 Status BundleReader::Locator::Locate(size_t i, const BundleEntry& entry, Payload* out) {
+  const char* view;
+  BF_RETURN_IF_ERROR(Check(i, entry, &view));
+  out->entry = &entry;
+  out->offset = static_cast<uint64_t>(entry.offset);
+  out->size = static_cast<uint64_t>(entry.size);
+  out->view = view;
+  out->num_elements = NumElements(entry);
+  out->source = shard_->source;
+  return Status::OK();
+}
+
+Status BundleReader::Locator::Check(size_t i, const BundleEntry& entry, const char** view) {
   const BundleReader& r = *reader_;
   const BundleEntry* e = &entry;
   if (!e->slices.empty()) {
@@ -329,12 +341,7 @@ Status BundleReader::Locator::Locate(size_t i, const BundleEntry& entry, Payload
     const auto it = shard->overlap_errors.find(i);
     if (it != shard->overlap_errors.end()) return it->second;
   }
-  out->entry = e;
-  out->offset = offset;
-  out->size = size;
-  out->view = source.View(offset, size);
-  out->num_elements = NumElements(*e);
-  out->source = shard->source;
+  *view = source.View(offset, size);
   return Status::OK();
 }
 

@@ -56,6 +56,9 @@ class BundleReader {
   Status entry(size_t i, const BundleEntry** out) const;
   // The position of `key` among all entries (slice entries too), or -1.
   int64_t Find(std::string_view key) const;
+  // The position of an entry entry() handed out (a read keeps 50,000 entry
+  // pointers, and needs their positions only for messages and file_rank).
+  size_t position(const BundleEntry& e) const { return static_cast<size_t>(&e - entries_.data()); }
 
   // The entries a listing shows, in key order: every entry except the slice
   // entries of partitioned tensors. As TF's CheckpointReader (FORMAT.md 6.3),
@@ -105,6 +108,12 @@ class BundleReader {
    public:
     explicit Locator(BundleReader* reader) : reader_(reader) {}
     Status Locate(size_t i, const BundleEntry& entry, Payload* out);
+    // Locate without a Payload (no reference to the source taken): checks
+    // entry i the same way and sets *view (null if the source cannot View);
+    // source() is then its shard's source, until the next call. The payload
+    // is the entry's [offset, offset + size).
+    Status Check(size_t i, const BundleEntry& entry, const char** view);
+    const std::shared_ptr<const ByteSource>& source() const { return shard_->source; }
 
    private:
     BundleReader* reader_;

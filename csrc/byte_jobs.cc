@@ -215,7 +215,7 @@ void CopySwapped(char* dst, const char* src, uint64_t size, int unit) {
 }
 
 Status RunByteJobs(const std::vector<ByteJob>& jobs, int threads, std::vector<uint32_t>* crcs, size_t* failed,
-                   const std::vector<size_t>* precedence) {
+                   const std::vector<uint32_t>* precedence) {
   const Plan plan = MakePlan(jobs);
   const std::vector<Piece>& pieces = plan.pieces;
   std::vector<uint32_t> piece_crc(pieces.size());

@@ -38,7 +38,7 @@ struct ByteJob {
 // tensor in the caller's request when the jobs are in file order) the lowest
 // number there. REQUIRES: every range inside its source; destinations disjoint.
 Status RunByteJobs(const std::vector<ByteJob>& jobs, int threads, std::vector<uint32_t>* crcs, size_t* failed,
-                   const std::vector<size_t>* precedence = nullptr);
+                   const std::vector<uint32_t>* precedence = nullptr);
 
 // Reverses the byte order of each `unit`-byte element of [src, src + size)
 // into dst (which may equal src). size must be a multiple of unit.

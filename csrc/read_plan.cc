@@ -45,7 +45,7 @@ void NeededSpan(const Box& stored, const Box& needed, int itemsize, uint64_t* be
 // first in the request (jobs are in file order), or SIZE_MAX.
 template <typename EntryOf>
 size_t FirstMismatch(const std::vector<ByteJob>& jobs, const std::vector<uint32_t>& crcs,
-                     const std::vector<size_t>& tensor_of, EntryOf entry_of) {
+                     const std::vector<uint32_t>& tensor_of, EntryOf entry_of) {
   size_t bad = SIZE_MAX;
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (!jobs[j].checksum || crcs[j] == crc32c::Unmask(entry_of(j)->masked_crc32c)) continue;
@@ -55,35 +55,63 @@ size_t FirstMismatch(const std::vector<ByteJob>& jobs, const std::vector<uint32_
 }
 }  // namespace
 
+// The stored bytes one job or message is about: a whole tensor's payload, or
+// one part of a region. Made on the fly, so TensorRead need not hold one.
+struct ReadPlan::Bytes {
+  size_t index;  // the entry holding them (a slice entry for a part)
+  const BundleEntry* entry;
+  const ByteSource* source;
+  uint64_t offset;
+  uint64_t size;
+  const char* view;  // in memory, or null (the source cannot View)
+  uint64_t num_elements;
+};
+
 ReadPlan::~ReadPlan() = default;
 
-Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requests, const ReadOptions& options,
-                      std::unique_ptr<ReadPlan>* out) {
-  if (requests.size() >= BundleReader::kNoPayload) {  // positions are 32-bit (file_order_)
-    return Status::InvalidArgument("cannot read " + std::to_string(requests.size()) + " tensors in one call");
+template <typename IndexOf, typename RegionOf>
+Status ReadPlan::MakeFrom(BundleReader* reader, size_t n, IndexOf index_of, RegionOf region_of,
+                          const ReadOptions& options, std::unique_ptr<ReadPlan>* out) {
+  if (n >= BundleReader::kNoPayload) {  // positions are 32-bit (file_order_, TensorRead::extra)
+    return Status::InvalidArgument("cannot read " + std::to_string(n) + " tensors in one call");
   }
   std::unique_ptr<ReadPlan> plan(new ReadPlan());
   plan->reader_ = reader;
   plan->options_ = options;
   plan->swap_ = reader->needs_byte_swap();
-  plan->tensors_.resize(requests.size());
+  plan->tensors_.resize(n);
   bool all_views = true;  // every whole tensor can be a view of its source
   BundleReader::Locator locator(reader);
-  for (size_t k = 0; k < requests.size(); ++k) {
-    const ReadRequest& q = requests[k];
+  const ByteSource* last_source = nullptr;  // sources_.back() unless a lookup says otherwise
+  uint32_t last_slot = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t index = index_of(k);
+    const Box* region = region_of(k);
     TensorRead& t = plan->tensors_[k];
-    t.index = q.index;
-    BF_RETURN_IF_ERROR(reader->entry(q.index, &t.entry));
-    t.itemsize = DataTypeSize(t.entry->dtype);
-    if (!q.has_region && t.entry->slices.empty()) {
-      BF_RETURN_IF_ERROR(locator.Locate(q.index, *t.entry, &t.payload));
-      all_views = all_views && t.payload.view;
+    BF_RETURN_IF_ERROR(reader->entry(index, &t.entry));
+    t.itemsize = static_cast<uint8_t>(DataTypeSize(t.entry->dtype));
+    if (!region && t.entry->slices.empty()) {
+      BF_RETURN_IF_ERROR(locator.Check(index, *t.entry, &t.bytes));
+      all_views = all_views && t.bytes;
+      if (locator.source().get() != last_source) {  // a shard change: rare, so a linear search is fine
+        const std::shared_ptr<const ByteSource>& src = locator.source();
+        const auto found = std::find(plan->sources_.begin(), plan->sources_.end(), src);
+        last_slot = static_cast<uint32_t>(found - plan->sources_.begin());
+        if (found == plan->sources_.end()) plan->sources_.push_back(src);
+        last_source = src.get();
+      }
+      t.source = last_slot;
+      if (t.itemsize == 0) {  // strings and variants keep their element ranges
+        t.extra = static_cast<uint32_t>(plan->extras_.size());
+        plan->extras_.emplace_back();
+      }
       continue;
     }
-    t.region = std::make_unique<RegionRead>();
-    t.region->given = q.has_region;
-    t.region->request = q.has_region ? q.region : FullBox(t.entry->shape);
-    BF_RETURN_IF_ERROR(reader->FindParts(q.index, t.region->request, &t.region->parts));
+    t.extra = static_cast<uint32_t>(plan->extras_.size());
+    RegionRead& r = *(plan->extras_.emplace_back().region = std::make_unique<RegionRead>());
+    r.given = region != nullptr;
+    r.request = region ? *region : FullBox(t.entry->shape);
+    BF_RETURN_IF_ERROR(reader->FindParts(index, r.request, &r.parts));
   }
   // Views only (the usual `load`): no byte jobs, no order needed.
   const bool byte_jobs = options.verify || options.copy || plan->swap_ || !all_views;
@@ -92,14 +120,47 @@ Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requ
   return Status::OK();
 }
 
+Status ReadPlan::Make(BundleReader* reader, const std::vector<ReadRequest>& requests, const ReadOptions& options,
+                      std::unique_ptr<ReadPlan>* out) {
+  return MakeFrom(
+      reader, requests.size(), [&](size_t k) { return requests[k].index; },
+      [&](size_t k) { return requests[k].has_region ? &requests[k].region : nullptr; }, options, out);
+}
+
+Status ReadPlan::Make(BundleReader* reader, const std::vector<size_t>& indices, const ReadOptions& options,
+                      std::unique_ptr<ReadPlan>* out) {
+  return MakeFrom(
+      reader, indices.size(), [&](size_t k) { return indices[k]; }, [](size_t) -> const Box* { return nullptr; },
+      options, out);
+}
+
+ReadPlan::Bytes ReadPlan::Whole(size_t k) const {
+  const TensorRead& t = tensors_[k];
+  const BundleEntry& e = *t.entry;
+  return Bytes{reader_->position(e),
+               &e,
+               sources_[t.source].get(),
+               static_cast<uint64_t>(e.offset),
+               static_cast<uint64_t>(e.size),
+               t.bytes,
+               NumElements(e)};
+}
+
+ReadPlan::Bytes ReadPlan::PartBytes(size_t k, size_t q) const {
+  const BundleReader::Part& part = extras_[tensors_[k].extra].region->parts[q];
+  const BundleReader::Payload& p = part.payload;
+  return Bytes{part.index, p.entry, p.source.get(), p.offset, p.size, p.view, p.num_elements};
+}
+
 void ReadPlan::OrderByFile(bool by_file) {
   const size_t n = tensors_.size();
   file_order_.clear();
   if (!by_file) return;  // empty: request order
   file_order_.reserve(n);
   const auto rank = [&](size_t k) {
-    return tensors_[k].region && !tensors_[k].region->given ? BundleReader::kNoPayload
-                                                            : reader_->file_rank(tensors_[k].index);
+    const TensorRead& t = tensors_[k];
+    const bool partitioned = t.extra != TensorRead::kNoExtra && extras_[t.extra].region && !extras_[t.extra].region->given;
+    return partitioned ? BundleReader::kNoPayload : reader_->file_rank(reader_->position(*t.entry));
   };
   // Many requests (a whole `load`): place each by its rank in one pass over
   // the ranks, if no rank repeats (a name asked for twice).
@@ -133,17 +194,17 @@ void ReadPlan::OrderByFile(bool by_file) {
 std::vector<ReadPlan::Fetch> ReadPlan::Fetches() const {
   std::vector<Fetch> out;
   for (const TensorRead& t : tensors_) {
-    if (!t.region) {
-      out.push_back(Fetch{t.entry->shard_id, t.payload.offset, t.payload.size});
+    const RegionRead* r = t.extra == TensorRead::kNoExtra ? nullptr : extras_[t.extra].region.get();
+    if (!r) {
+      out.push_back(Fetch{t.entry->shard_id, static_cast<uint64_t>(t.entry->offset), static_cast<uint64_t>(t.entry->size)});
       continue;
     }
     // As Prepare: a fixed-width part read without verification (and filled)
     // fetches only the span the region needs; anything else the whole payload.
-    const int itemsize = DataTypeSize(t.entry->dtype);
-    for (const BundleReader::Part& p : t.region->parts) {
+    for (const BundleReader::Part& p : r->parts) {
       uint64_t begin = 0, end = p.payload.size;
-      if (itemsize > 0 && !options_.verify && options_.fill) {
-        NeededSpan(p.stored, p.needed, itemsize, &begin, &end);
+      if (t.itemsize > 0 && !options_.verify && options_.fill) {
+        NeededSpan(p.stored, p.needed, t.itemsize, &begin, &end);
         if (begin == end) continue;
       }
       out.push_back(Fetch{p.payload.entry->shard_id, p.payload.offset + begin, end - begin});
@@ -155,10 +216,10 @@ std::vector<ReadPlan::Fetch> ReadPlan::Fetches() const {
   return out;
 }
 
-Status ReadPlan::ReadError(const Status& s, size_t index, const BundleReader::Payload& p, const char* what) const {
-  const std::string& path = p.source->path();
-  const std::string context = path + ": " + what + reader_->Name(index) + " (offset " + std::to_string(p.offset) +
-                              ", " + std::to_string(p.size) + " bytes)";
+Status ReadPlan::ReadError(const Status& s, const Bytes& b, const char* what) const {
+  const std::string& path = b.source->path();
+  const std::string context = path + ": " + what + reader_->Name(b.index) + " (offset " + std::to_string(b.offset) +
+                              ", " + std::to_string(b.size) + " bytes)";
   if (s.code() != Status::Code::kIOError) return s.WithContext(context);
   std::string reason = s.message();
   if (reason.compare(0, path.size() + 2, path + ": ") == 0) reason.erase(0, path.size() + 2);
@@ -166,34 +227,33 @@ Status ReadPlan::ReadError(const Status& s, size_t index, const BundleReader::Pa
                          path);
 }
 
-Status ReadPlan::ChecksumError(size_t index, const BundleReader::Payload& p, uint32_t computed) const {
-  return Status::ChecksumMismatch(p.source->path() + ": crc32c mismatch for " + reader_->Name(index) +
-                                  " (offset " + std::to_string(p.offset) + ", " + std::to_string(p.size) +
-                                  " bytes): stored " + Hex32(crc32c::Unmask(p.entry->masked_crc32c)) +
+Status ReadPlan::ChecksumError(const Bytes& b, uint32_t computed) const {
+  return Status::ChecksumMismatch(b.source->path() + ": crc32c mismatch for " + reader_->Name(b.index) +
+                                  " (offset " + std::to_string(b.offset) + ", " + std::to_string(b.size) +
+                                  " bytes): stored " + Hex32(crc32c::Unmask(b.entry->masked_crc32c)) +
                                   ", computed " + Hex32(computed));
 }
 
-Status ReadPlan::Decode(size_t index, const BundleReader::Payload& p, const char* bytes,
-                        std::vector<StringRef>* refs) const {
-  const bool variant = p.entry->dtype == DT_VARIANT;
+Status ReadPlan::Decode(const Bytes& b, const char* bytes, std::vector<StringRef>* refs) const {
+  const bool variant = b.entry->dtype == DT_VARIANT;
   if (variant && swap_) {
-    return Status::NotSupported(reader_->Where(index) +
+    return Status::NotSupported(reader_->Where(b.index) +
                                 " is a DT_VARIANT tensor in a bundle of the other byte order; byte-swapping the "
                                 "tensors nested in variants is not implemented (TF refuses too)");
   }
   const char* what = variant ? "variant tensor " : "string tensor ";
   const bool big_endian = reader_->header().endianness == 1;
   Status s;
-  if (!GuardMappedRead(bytes, p.size, [&] {
-        s = variant ? DecodeVariantTensor(bytes, p.size, p.num_elements, options_.verify, p.entry->masked_crc32c,
+  if (!GuardMappedRead(bytes, b.size, [&] {
+        s = variant ? DecodeVariantTensor(bytes, b.size, b.num_elements, options_.verify, b.entry->masked_crc32c,
                                           refs)
-                    : DecodeStringTensor(bytes, p.size, p.num_elements, big_endian, options_.verify,
-                                         p.entry->masked_crc32c, refs);
+                    : DecodeStringTensor(bytes, b.size, b.num_elements, big_endian, options_.verify,
+                                         b.entry->masked_crc32c, refs);
       })) {
-    return ReadError(ShrunkFileError(p.source->path(), "SIGBUS"), index, p, what);
+    return ReadError(ShrunkFileError(b.source->path(), "SIGBUS"), b, what);
   }
-  return s.WithContext(p.source->path() + ": " + what + reader_->Name(index) + " (offset " +
-                       std::to_string(p.offset) + ", " + std::to_string(p.size) + " bytes)");
+  return s.WithContext(b.source->path() + ": " + what + reader_->Name(b.index) + " (offset " +
+                       std::to_string(b.offset) + ", " + std::to_string(b.size) + " bytes)");
 }
 
 Status ReadPlan::Prepare() {
@@ -204,57 +264,63 @@ Status ReadPlan::Prepare() {
   // Byte jobs: checksums of views, and fetches from sources that cannot View.
   // Made in file order; errors name the first tensor in request order.
   std::vector<ByteJob> jobs;
-  std::vector<size_t> owner_tensor;  // per job: its tensor k
-  std::vector<size_t> owner_part;    // and its part (SIZE_MAX: the tensor's own payload)
-  const auto add = [&](size_t k, size_t part, const BundleReader::Payload& p, uint64_t begin, uint64_t end,
-                       char* dst, bool checksum) {
-    jobs.push_back(ByteJob{p.source.get(), p.offset + begin, end - begin, dst, 1, checksum});
-    owner_tensor.push_back(k);
-    owner_part.push_back(part);
+  std::vector<uint32_t> job_tensor;  // per job: its tensor k
+  std::vector<uint32_t> job_part;    // and its part (kWhole: the tensor's own payload)
+  constexpr uint32_t kWhole = UINT32_MAX;
+  const auto add = [&](size_t k, uint32_t part, const ByteSource* source, uint64_t offset, uint64_t size, char* dst,
+                       bool checksum) {
+    jobs.push_back(ByteJob{source, offset, size, dst, 1, checksum});
+    job_tensor.push_back(static_cast<uint32_t>(k));
+    job_part.push_back(part);
   };
   if (verify) {  // then most tensors have a job here
     jobs.reserve(tensors_.size());
-    owner_tensor.reserve(tensors_.size());
-    owner_part.reserve(tensors_.size());
+    job_tensor.reserve(tensors_.size());
+    job_part.reserve(tensors_.size());
   }
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const size_t k = file_order_.empty() ? i : file_order_[i];
     TensorRead& t = tensors_[k];
     const int itemsize = t.itemsize;
-    if (!t.region) {
-      const BundleReader::Payload& p = t.payload;
+    if (t.extra == TensorRead::kNoExtra || !extras_[t.extra].region) {
+      const auto offset = static_cast<uint64_t>(t.entry->offset);
+      const auto size = static_cast<uint64_t>(t.entry->size);
+      const ByteSource* source = sources_[t.source].get();
       if (itemsize == 0) {  // strings and variants: decoded below, from a view or fetched bytes
-        if (!p.view) {
-          t.fetched.reset(new char[p.size ? p.size : 1]);
-          add(k, SIZE_MAX, p, 0, p.size, t.fetched.get(), false);
+        if (!t.bytes) {
+          Extra& x = extras_[t.extra];
+          x.fetched.reset(new char[size ? size : 1]);
+          add(k, kWhole, source, offset, size, x.fetched.get(), false);
         }
         continue;
       }
-      if (may_view && p.view) t.view = p.view;
+      t.is_view = may_view && t.bytes;
       if (!verify) continue;
-      if (fill && !t.view) {
+      if (fill && !t.is_view) {
         t.verify_in_fill = true;  // one pass over the bytes: copy and checksum together
       } else {
-        add(k, SIZE_MAX, p, 0, p.size, nullptr, true);
+        add(k, kWhole, source, offset, size, nullptr, true);
       }
       continue;
     }
-    RegionRead& r = *t.region;
+    RegionRead& r = *extras_[t.extra].region;
     uint64_t first = 0;
     if (itemsize > 0 && r.given && may_view && r.parts.size() == 1 && r.parts[0].payload.view &&
         ContiguousIn(r.parts[0].needed, r.parts[0].stored, &first)) {
-      t.view = r.parts[0].payload.view + first * static_cast<uint64_t>(itemsize);
+      t.bytes = r.parts[0].payload.view + first * static_cast<uint64_t>(itemsize);
+      t.is_view = true;
     }
     r.fetched.resize(r.parts.size());
     r.fetched_begin.assign(r.parts.size(), 0);
     for (size_t q = 0; q < r.parts.size(); ++q) {
       const BundleReader::Payload& p = r.parts[q].payload;
+      const auto part = static_cast<uint32_t>(q);
       if (p.view) {
-        if (itemsize > 0 && verify) add(k, q, p, 0, p.size, nullptr, true);
+        if (itemsize > 0 && verify) add(k, part, p.source.get(), p.offset, p.size, nullptr, true);
         continue;
       }
       if (itemsize > 0 && !fill) {  // verification only: nothing to keep
-        if (verify) add(k, q, p, 0, p.size, nullptr, true);
+        if (verify) add(k, part, p.source.get(), p.offset, p.size, nullptr, true);
         continue;
       }
       uint64_t begin = 0, end = p.size;
@@ -262,63 +328,60 @@ Status ReadPlan::Prepare() {
       if (begin == end && itemsize > 0) continue;
       r.fetched[q].reset(new char[end > begin ? end - begin : 1]);
       r.fetched_begin[q] = begin;
-      add(k, q, p, begin, end, r.fetched[q].get(), itemsize > 0 && verify);
+      add(k, part, p.source.get(), p.offset + begin, end - begin, r.fetched[q].get(), itemsize > 0 && verify);
     }
   }
-  const auto payload_of = [&](size_t j) -> const BundleReader::Payload& {
-    const TensorRead& t = tensors_[owner_tensor[j]];
-    return owner_part[j] == SIZE_MAX ? t.payload : t.region->parts[owner_part[j]].payload;
-  };
-  const auto index_of = [&](size_t j) {
-    const TensorRead& t = tensors_[owner_tensor[j]];
-    return owner_part[j] == SIZE_MAX ? t.index : t.region->parts[owner_part[j]].index;
+  const auto bytes_of = [&](size_t j) {
+    return job_part[j] == kWhole ? Whole(job_tensor[j]) : PartBytes(job_tensor[j], job_part[j]);
   };
   if (!jobs.empty()) {
     std::vector<uint32_t> crcs;
     size_t failed;
-    Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed, &owner_tensor);
+    Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed, &job_tensor);
     if (!s.ok()) {
-      const TensorRead& t = tensors_[owner_tensor[failed]];
-      const char* what = t.itemsize != 0 ? "" : t.entry->dtype == DT_VARIANT ? "variant tensor " : "string tensor ";
-      return ReadError(s, index_of(failed), payload_of(failed), what);
+      const Bytes b = bytes_of(failed);
+      const char* what = b.entry->dtype == DT_VARIANT ? "variant tensor "
+                         : b.entry->dtype == DT_STRING ? "string tensor "
+                                                       : "";
+      return ReadError(s, b, what);
     }
-    const size_t bad = FirstMismatch(jobs, crcs, owner_tensor, [&](size_t j) { return payload_of(j).entry; });
-    if (bad != SIZE_MAX) return ChecksumError(index_of(bad), payload_of(bad), crcs[bad]);
+    const size_t bad = FirstMismatch(jobs, crcs, job_tensor, [&](size_t j) { return bytes_of(j).entry; });
+    if (bad != SIZE_MAX) return ChecksumError(bytes_of(bad), crcs[bad]);
   }
 
   // Strings and variants: decode every stored payload (in parallel), then
   // gather the elements of regions in request order.
   struct Decoding {
-    size_t index;
-    const BundleReader::Payload* payload;
+    Bytes stored;
     const char* bytes;
     std::vector<StringRef>* refs;
   };
   std::vector<Decoding> decodings;
-  for (TensorRead& t : tensors_) {
+  for (size_t k = 0; k < tensors_.size(); ++k) {
+    const TensorRead& t = tensors_[k];
     if (t.itemsize != 0) continue;
-    if (!t.region) {
-      decodings.push_back(Decoding{t.index, &t.payload, t.bytes(), &t.refs});
+    Extra& x = extras_[t.extra];
+    if (!x.region) {
+      decodings.push_back(Decoding{Whole(k), t.bytes ? t.bytes : x.fetched.get(), &x.refs});
       continue;
     }
-    t.region->part_refs.resize(t.region->parts.size());
-    for (size_t q = 0; q < t.region->parts.size(); ++q) {
-      decodings.push_back(Decoding{t.region->parts[q].index, &t.region->parts[q].payload, t.part_bytes(q),
-                                   &t.region->part_refs[q]});
+    x.region->part_refs.resize(x.region->parts.size());
+    for (size_t q = 0; q < x.region->parts.size(); ++q) {
+      decodings.push_back(Decoding{PartBytes(k, q), x.region->part_bytes(q), &x.region->part_refs[q]});
     }
   }
   std::vector<Status> errors(decodings.size());
   ParallelFor(decodings.size(), options_.threads, [&](size_t j) {
     const Decoding& d = decodings[j];
-    errors[j] = Decode(d.index, *d.payload, d.bytes, d.refs);
+    errors[j] = Decode(d.stored, d.bytes, d.refs);
   });
   for (const Status& s : errors) BF_RETURN_IF_ERROR(s);
-  for (TensorRead& t : tensors_) {
-    if (!t.region || t.itemsize != 0) continue;
-    RegionRead& r = *t.region;
+  for (const TensorRead& t : tensors_) {
+    if (t.itemsize != 0 || !extras_[t.extra].region) continue;
+    RegionRead& r = *extras_[t.extra].region;
     r.elements.assign(static_cast<size_t>(r.request.NumElements()), ElementBytes{nullptr, 0});
     for (size_t q = 0; q < r.parts.size(); ++q) {
-      const char* base = t.part_bytes(q);
+      const char* base = r.part_bytes(q);
       const std::vector<StringRef>& refs = r.part_refs[q];
       ForEachRun(r.request, r.parts[q].stored, r.parts[q].needed, [&](uint64_t d, uint64_t s, uint64_t n) {
         for (uint64_t e = 0; e < n; ++e) {
@@ -340,21 +403,18 @@ Status ReadPlan::CopyElement(size_t k, uint64_t j, char* dst) const {
   // Which stored payload holds the element (for the message).
   const TensorRead& t = tensors_[k];
   const char* what = t.entry->dtype == DT_VARIANT ? "variant tensor " : "string tensor ";
-  size_t index = t.index;
-  const BundleReader::Payload* p = &t.payload;
-  for (size_t q = 0; t.region && q < t.region->parts.size(); ++q) {
-    const char* base = t.part_bytes(q);
-    if (e.data >= base && e.data <= base + t.region->parts[q].payload.size) {
-      index = t.region->parts[q].index;
-      p = &t.region->parts[q].payload;
-    }
+  const RegionRead* r = extras_[t.extra].region.get();
+  Bytes b = r ? PartBytes(k, 0) : Whole(k);
+  for (size_t q = 1; r && q < r->parts.size(); ++q) {
+    const char* base = r->part_bytes(q);
+    if (e.data >= base && e.data <= base + r->parts[q].payload.size) b = PartBytes(k, q);
   }
-  return ReadError(ShrunkFileError(p->source->path(), "SIGBUS"), index, *p, what);
+  return ReadError(ShrunkFileError(b.source->path(), "SIGBUS"), b, what);
 }
 
 Status ReadPlan::Fill(const std::vector<char*>& dst) {
   std::vector<ByteJob> jobs;  // whole tensors
-  std::vector<size_t> job_tensor;
+  std::vector<uint32_t> job_tensor;
   struct RegionCopy {
     size_t k;
     size_t part;
@@ -367,46 +427,45 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
     const size_t k = file_order_.empty() ? i : file_order_[i];
     const TensorRead& t = tensors_[k];
     const int itemsize = t.itemsize;
-    if (itemsize == 0 || t.view) continue;
+    if (itemsize == 0 || t.is_view) continue;
     const int unit = swap_ ? DataTypeSwapUnit(t.entry->dtype) : 1;
-    if (!t.region) {
-      jobs.push_back(ByteJob{t.payload.source.get(), t.payload.offset, t.payload.size, dst[k], unit,
-                             t.verify_in_fill});
-      job_tensor.push_back(k);
+    const RegionRead* r = t.extra == TensorRead::kNoExtra ? nullptr : extras_[t.extra].region.get();
+    if (!r) {
+      jobs.push_back(ByteJob{sources_[t.source].get(), static_cast<uint64_t>(t.entry->offset),
+                             static_cast<uint64_t>(t.entry->size), dst[k], unit, t.verify_in_fill});
+      job_tensor.push_back(static_cast<uint32_t>(k));
       continue;
     }
     const uint64_t chunk = kCopyChunkBytes / static_cast<uint64_t>(itemsize);
-    for (size_t q = 0; q < t.region->parts.size(); ++q) {
-      for (Box& box : SplitRegion(t.region->parts[q].needed, chunk)) copies.push_back(RegionCopy{k, q, std::move(box)});
+    for (size_t q = 0; q < r->parts.size(); ++q) {
+      for (Box& box : SplitRegion(r->parts[q].needed, chunk)) copies.push_back(RegionCopy{k, q, std::move(box)});
     }
   }
   if (!jobs.empty()) {
     std::vector<uint32_t> crcs;
     size_t failed;
     Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed, &job_tensor);
-    if (!s.ok()) return ReadError(s, tensors_[job_tensor[failed]].index, tensors_[job_tensor[failed]].payload);
+    if (!s.ok()) return ReadError(s, Whole(job_tensor[failed]));
     const size_t bad = FirstMismatch(jobs, crcs, job_tensor, [&](size_t j) { return tensors_[job_tensor[j]].entry; });
-    if (bad != SIZE_MAX) {
-      return ChecksumError(tensors_[job_tensor[bad]].index, tensors_[job_tensor[bad]].payload, crcs[bad]);
-    }
+    if (bad != SIZE_MAX) return ChecksumError(Whole(job_tensor[bad]), crcs[bad]);
   }
   std::vector<unsigned char> faulted(copies.size(), 0);
   ParallelFor(copies.size(), options_.threads, [&](size_t j) {
     const RegionCopy& c = copies[j];
     const TensorRead& t = tensors_[c.k];
+    const RegionRead& r = *extras_[t.extra].region;
     const int itemsize = t.itemsize;
-    const BundleReader::Part& part = t.region->parts[c.part];
-    const uint64_t first = t.region->fetched_begin[c.part] / static_cast<uint64_t>(itemsize);
-    faulted[j] = !CopyRegion(dst[c.k], t.region->request, t.part_bytes(c.part), first, part.stored, c.box, itemsize,
-                             swap_ ? DataTypeSwapUnit(t.entry->dtype) : 1);
+    const uint64_t first = r.fetched_begin[c.part] / static_cast<uint64_t>(itemsize);
+    faulted[j] = !CopyRegion(dst[c.k], r.request, r.part_bytes(c.part), first, r.parts[c.part].stored, c.box,
+                             itemsize, swap_ ? DataTypeSwapUnit(t.entry->dtype) : 1);
   });
   size_t first = SIZE_MAX;  // the fault of the tensor first in the request
   for (size_t j = 0; j < copies.size(); ++j) {
     if (faulted[j] && (first == SIZE_MAX || copies[j].k < copies[first].k)) first = j;
   }
   if (first != SIZE_MAX) {
-    const BundleReader::Part& part = tensors_[copies[first].k].region->parts[copies[first].part];
-    return ReadError(ShrunkFileError(part.payload.source->path(), "SIGBUS"), part.index, part.payload);
+    const Bytes b = PartBytes(copies[first].k, copies[first].part);
+    return ReadError(ShrunkFileError(b.source->path(), "SIGBUS"), b);
   }
   return Status::OK();
 }

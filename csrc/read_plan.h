@@ -58,6 +58,10 @@ class ReadPlan {
   // is kInvalidArgument), for the first request that has one.
   static Status Make(BundleReader* reader, const std::vector<ReadRequest>& requests, const ReadOptions& options,
                      std::unique_ptr<ReadPlan>* out);
+  // The same for the whole of entries `indices` (e.g. reader->visible(): a
+  // `load` of every tensor needs no ReadRequest per tensor).
+  static Status Make(BundleReader* reader, const std::vector<size_t>& indices, const ReadOptions& options,
+                     std::unique_ptr<ReadPlan>* out);
   ~ReadPlan();
 
   // A byte range a read touches.
@@ -104,10 +108,19 @@ class ReadPlan {
  private:
   struct TensorRead;
   struct RegionRead;
+  struct Extra;
+  struct Bytes;
   ReadPlan() = default;
-  Status ReadError(const Status& s, size_t index, const BundleReader::Payload& p, const char* what = "") const;
-  Status ChecksumError(size_t index, const BundleReader::Payload& p, uint32_t computed) const;
-  Status Decode(size_t index, const BundleReader::Payload& p, const char* bytes, std::vector<StringRef>* refs) const;
+  // Make's loop: request k is the whole of entry index_of(k), or region_of(k).
+  template <typename IndexOf, typename RegionOf>
+  static Status MakeFrom(BundleReader* reader, size_t n, IndexOf index_of, RegionOf region_of,
+                         const ReadOptions& options, std::unique_ptr<ReadPlan>* out);
+  // The stored bytes of result k (its whole payload), or of its part q.
+  Bytes Whole(size_t k) const;
+  Bytes PartBytes(size_t k, size_t q) const;
+  Status ReadError(const Status& s, const Bytes& b, const char* what = "") const;
+  Status ChecksumError(const Bytes& b, uint32_t computed) const;
+  Status Decode(const Bytes& b, const char* bytes, std::vector<StringRef>* refs) const;
   // Fills file_order_ if `by_file`, else leaves it empty: request order
   // (when no byte jobs will be made, the order does not matter).
   void OrderByFile(bool by_file);
@@ -116,6 +129,13 @@ class ReadPlan {
   ReadOptions options_;
   bool swap_ = false;
   std::vector<TensorRead> tensors_;
+  // What only some results need (strings and variants, regions, partitioned
+  // tensors), kept out of TensorRead so that the 50,000 records of a `load`
+  // stay small: TensorRead::extra points here.
+  std::vector<Extra> extras_;
+  // The shard sources whole tensors are read from (TensorRead::source), held
+  // open while the plan lives. One per shard, whatever the number of tensors.
+  std::vector<std::shared_ptr<const ByteSource>> sources_;
   // Positions in tensors_ in the order their payloads lie in the files
   // (BundleReader::file_rank), those without a payload of their own last:
   // Prepare and Fill hand RunByteJobs their jobs in file order, so it need not
@@ -140,54 +160,67 @@ struct ReadPlan::RegionRead {
   std::vector<uint64_t> fetched_begin;
   std::vector<std::vector<StringRef>> part_refs;  // STRING/VARIANT: per part
   std::vector<ElementBytes> elements;             // STRING/VARIANT: in request order
+
+  const char* part_bytes(size_t p) const { return parts[p].payload.view ? parts[p].payload.view : fetched[p].get(); }
 };
 
-// One requested tensor. Kept small: `load` of 50k tensors makes 50k of them,
-// and almost all are the whole of an ordinary tensor (no region).
-struct ReadPlan::TensorRead {
-  size_t index = 0;
-  const BundleEntry* entry = nullptr;
-  int itemsize = 0;                    // DataTypeSize(entry->dtype): 0 for STRING/VARIANT
-  BundleReader::Payload payload;       // no region: the tensor's bytes
-  std::unique_ptr<char[]> fetched;     // no region, STRING/VARIANT, no View: the payload
-  std::vector<StringRef> refs;         // no region, STRING/VARIANT: element byte ranges
+// What a result needs beyond TensorRead: a whole STRING or VARIANT tensor's
+// element ranges (and its bytes, fetched from a source that cannot View), or
+// a region (or partitioned tensor) and its parts.
+struct ReadPlan::Extra {
+  std::unique_ptr<char[]> fetched;     // whole STRING/VARIANT, no View: the payload
+  std::vector<StringRef> refs;         // whole STRING/VARIANT: element byte ranges
   std::unique_ptr<RegionRead> region;  // a region, or a partitioned tensor
-  const char* view = nullptr;          // the result, if it is a view
-  bool verify_in_fill = false;         // Fill checks the CRC while copying
+};
 
-  const char* bytes() const { return payload.view ? payload.view : fetched.get(); }
-  const char* part_bytes(size_t p) const {
-    return region->parts[p].payload.view ? region->parts[p].payload.view : region->fetched[p].get();
-  }
+// One requested tensor: 32 bytes, because `load` of 50k tensors makes 50k of
+// them on every call (136 bytes each, with a Payload and its shared_ptr, cost
+// ~1,700 fresh pages a load). Almost all are the whole of an ordinary tensor:
+// its payload is the entry's (offset, size) in sources_[source].
+struct ReadPlan::TensorRead {
+  static constexpr uint32_t kNoExtra = UINT32_MAX;
+  const BundleEntry* entry = nullptr;
+  // A whole tensor: its payload in memory if its source can View, else null.
+  // A region: the result, if it is a view (is_view).
+  const char* bytes = nullptr;
+  uint32_t source = 0;          // a whole tensor: its shard's position in sources_
+  uint32_t extra = kNoExtra;    // its position in extras_, if it has one
+  uint8_t itemsize = 0;         // DataTypeSize(entry->dtype): 0 for STRING/VARIANT
+  bool is_view = false;         // the result is `bytes`
+  bool verify_in_fill = false;  // Fill checks the CRC while copying
 };
 
 inline size_t ReadPlan::size() const { return tensors_.size(); }
 inline const BundleEntry& ReadPlan::entry(size_t k) const { return *tensors_[k].entry; }
-inline size_t ReadPlan::index(size_t k) const { return tensors_[k].index; }
+inline size_t ReadPlan::index(size_t k) const { return reader_->position(*tensors_[k].entry); }
 inline const std::vector<int64_t>& ReadPlan::shape(size_t k) const {
-  return tensors_[k].region ? tensors_[k].region->request.size : tensors_[k].entry->shape;
+  const TensorRead& t = tensors_[k];
+  const RegionRead* r = t.extra == TensorRead::kNoExtra ? nullptr : extras_[t.extra].region.get();
+  return r ? r->request.size : t.entry->shape;
 }
 inline int ReadPlan::itemsize(size_t k) const { return tensors_[k].itemsize; }
 inline bool ReadPlan::elementwise(size_t k) const { return tensors_[k].itemsize == 0; }
-inline const char* ReadPlan::view(size_t k) const { return tensors_[k].view; }
+inline const char* ReadPlan::view(size_t k) const { return tensors_[k].is_view ? tensors_[k].bytes : nullptr; }
 inline const std::shared_ptr<const ByteSource>& ReadPlan::view_source(size_t k) const {
   const TensorRead& t = tensors_[k];
-  return t.region ? t.region->parts[0].payload.source : t.payload.source;
+  const RegionRead* r = t.extra == TensorRead::kNoExtra ? nullptr : extras_[t.extra].region.get();
+  return r ? r->parts[0].payload.source : sources_[t.source];
 }
 inline uint64_t ReadPlan::num_elements(size_t k) const {
   const TensorRead& t = tensors_[k];
-  return t.region ? t.region->request.NumElements() : t.payload.num_elements;
+  const RegionRead* r = t.extra == TensorRead::kNoExtra ? nullptr : extras_[t.extra].region.get();
+  return r ? r->request.NumElements() : NumElements(*t.entry);
 }
 inline uint64_t ReadPlan::ResultBytes(size_t k) const {
   return num_elements(k) * static_cast<uint64_t>(tensors_[k].itemsize);
 }
 inline ElementBytes ReadPlan::element(size_t k, uint64_t j) const {
   const TensorRead& t = tensors_[k];
-  if (t.region) return t.region->elements[static_cast<size_t>(j)];
-  const StringRef& r = t.refs[static_cast<size_t>(j)];
-  return ElementBytes{t.bytes() + r.offset, r.length};
+  const Extra& x = extras_[t.extra];  // every STRING/VARIANT result has one
+  if (x.region) return x.region->elements[static_cast<size_t>(j)];
+  const StringRef& r = x.refs[static_cast<size_t>(j)];
+  return ElementBytes{(t.bytes ? t.bytes : x.fetched.get()) + r.offset, r.length};
 }
-
 
 }  // namespace bundlefast
 

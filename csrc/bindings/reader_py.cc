@@ -105,36 +105,30 @@ class PyReader {
     return info;
   }
 
-  std::vector<ReadRequest> Requests(const py::object& names) const {
-    std::vector<ReadRequest> requests;
-    if (names.is_none()) {
-      const std::vector<size_t>& visible = reader_->visible();
-      requests.resize(visible.size());
-      for (size_t k = 0; k < visible.size(); ++k) requests[k].index = visible[k];
-    } else {
-      for (py::handle n : names) requests.emplace_back().index = Index(n);
-    }
-    return requests;
+  // The entries of `names` (None: every listed tensor).
+  std::vector<size_t> Indices(const py::object& names) const {
+    if (names.is_none()) return reader_->visible();
+    std::vector<size_t> indices;
+    for (py::handle n : names) indices.push_back(Index(n));
+    return indices;
   }
 
   py::dict Load(const py::object& names, bool verify, bool copy) {
-    std::vector<ReadRequest> requests = Requests(names);
-    std::vector<py::object> arrays = Read(requests, verify, copy);
+    std::vector<size_t> given;
+    if (!names.is_none()) given = Indices(names);
+    const std::vector<size_t>& indices = names.is_none() ? reader_->visible() : given;
+    std::vector<py::object> arrays = Read(indices, verify, copy);
     py::dict out;
     if (names.is_none()) {  // reuse the cached key strings
       py::list keys = Keys();
-      for (size_t k = 0; k < requests.size(); ++k) out[keys[k]] = std::move(arrays[k]);
+      for (size_t k = 0; k < indices.size(); ++k) out[keys[k]] = std::move(arrays[k]);
     } else {
-      for (size_t k = 0; k < requests.size(); ++k) {
-        out[KeyToStr(reader_->key(requests[k].index))] = std::move(arrays[k]);
-      }
+      for (size_t k = 0; k < indices.size(); ++k) out[KeyToStr(reader_->key(indices[k]))] = std::move(arrays[k]);
     }
     return out;
   }
 
-  py::object Get(py::handle name, bool verify, bool copy) {
-    return Read({ReadRequest{Index(name), false, {}}}, verify, copy)[0];
-  }
+  py::object Get(py::handle name, bool verify, bool copy) { return Read(std::vector<size_t>{Index(name)}, verify, copy)[0]; }
 
   ReadRequest RegionRequest(py::handle name, const std::vector<int64_t>& start, const std::vector<int64_t>& stop) const {
     ReadRequest request{Index(name), true, {}};
@@ -163,7 +157,7 @@ class PyReader {
       for (int64_t d : *out_shape) ok = ok && d >= 0 && CheckedMul(n, static_cast<uint64_t>(d), &n);
       if (!ok) ThrowIfError(Status::InvalidArgument("shape must hold at most 254 non-negative dimensions"));
     }
-    return Read({request}, verify, copy, out_shape ? &*out_shape : nullptr)[0];
+    return Read(std::vector<ReadRequest>{request}, verify, copy, out_shape ? &*out_shape : nullptr)[0];
   }
 
   // (shard, offset, size) per byte range that load(names) -- or, with start
@@ -172,8 +166,9 @@ class PyReader {
   std::vector<std::tuple<int32_t, uint64_t, uint64_t>> Fetches(const py::object& names, const py::object& start,
                                                                const py::object& stop, bool verify) {
     std::vector<ReadRequest> requests;
+    std::vector<size_t> indices;
     if (start.is_none()) {
-      requests = Requests(names);
+      indices = Indices(names);
     } else {
       requests.push_back(RegionRequest(names, start.cast<std::vector<int64_t>>(), stop.cast<std::vector<int64_t>>()));
     }
@@ -181,7 +176,9 @@ class PyReader {
     {
       py::gil_scoped_release nogil;
       std::unique_ptr<ReadPlan> plan;
-      ThrowIfError(ReadPlan::Make(reader_.get(), requests, ReadOptions{verify, true, true, 1}, &plan));
+      const ReadOptions options{verify, true, true, 1};
+      ThrowIfError(requests.empty() ? ReadPlan::Make(reader_.get(), indices, options, &plan)
+                                    : ReadPlan::Make(reader_.get(), requests, options, &plan));
       fetches = plan->Fetches();
     }
     std::vector<std::tuple<int32_t, uint64_t, uint64_t>> out;
@@ -191,17 +188,17 @@ class PyReader {
   }
 
   void Verify(const py::object& names) {
-    std::vector<ReadRequest> requests = Requests(names);
+    const std::vector<size_t> indices = Indices(names);
     py::gil_scoped_release nogil;
     std::unique_ptr<ReadPlan> plan;
-    ThrowIfError(ReadPlan::Make(reader_.get(), requests, ReadOptions{true, false, false, DefaultThreads()}, &plan));
+    ThrowIfError(ReadPlan::Make(reader_.get(), indices, ReadOptions{true, false, false, DefaultThreads()}, &plan));
     ThrowIfError(plan->Prepare());
   }
 
   // The whole of tensor `name` (ordinary or partitioned) in native byte order,
   // straight into `out`: writable, C-contiguous, exactly the tensor's bytes.
   void ReadInto(py::handle name, const py::object& out, bool verify) {
-    const std::vector<ReadRequest> requests{ReadRequest{Index(name), false, {}}};
+    const std::vector<size_t> indices{Index(name)};
     Py_buffer buffer;
     if (PyObject_GetBuffer(out.ptr(), &buffer, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) != 0) {
       throw py::error_already_set();
@@ -209,7 +206,7 @@ class PyReader {
     std::unique_ptr<Py_buffer, void (*)(Py_buffer*)> release(&buffer, PyBuffer_Release);
     py::gil_scoped_release nogil;
     std::unique_ptr<ReadPlan> plan;
-    ThrowIfError(ReadPlan::Make(reader_.get(), requests, ReadOptions{verify, true, true, DefaultThreads()}, &plan));
+    ThrowIfError(ReadPlan::Make(reader_.get(), indices, ReadOptions{verify, true, true, DefaultThreads()}, &plan));
     ThrowIfError(plan->Prepare());
     const uint64_t need = plan->ResultBytes(0);
     if (plan->elementwise(0) || static_cast<uint64_t>(buffer.len) != need) {
@@ -262,7 +259,9 @@ class PyReader {
     return ArenaOwner(std::move(arena));
   }
 
-  std::vector<py::object> Read(const std::vector<ReadRequest>& requests, bool verify, bool copy,
+  // Reads `requests` (whole entries, or ReadRequests): one array per result.
+  template <typename Requests>
+  std::vector<py::object> Read(const Requests& requests, bool verify, bool copy,
                                const std::vector<int64_t>* out_shape = nullptr) {
     std::unique_ptr<ReadPlan> plan;
     {
