@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <tuple>
 #include <utility>
 
@@ -35,11 +36,16 @@ constexpr uint64_t kHotChunk = 256ull << 10;
 // tensors are then 50,000 guarded memcpys, not 50,000 virtual calls or syscalls.
 constexpr uint64_t kViewCopyBelow = 64ull << 10;
 
+// Piece sizes follow from the offset (kPieceSize, the last one the rest), so a
+// piece is 16 bytes: a 50,000-tensor verify makes 50,000 of them per call.
 struct Piece {
   size_t job;
   uint64_t offset;  // within the job
-  uint64_t size;
 };
+uint64_t PieceSize(const std::vector<ByteJob>& jobs, const Piece& p) {
+  const uint64_t rest = jobs[p.job].size - p.offset;
+  return rest < kPieceSize ? rest : kPieceSize;
+}
 
 // The pieces of every job, and the batches they are handed out in.
 struct Plan {
@@ -89,7 +95,7 @@ Plan MakePlan(const std::vector<ByteJob>& jobs) {
         plan.batch_begin.push_back(plan.pieces.size());
         batch_bytes = 0;
       }
-      plan.pieces.push_back(Piece{i, off, n});
+      plan.pieces.push_back(Piece{i, off});
       batch_bytes += n;
       plan.total += n;
       off += n;
@@ -174,15 +180,27 @@ void ViewPiece(const ByteJob& j, const char* view, uint64_t offset, uint64_t n, 
 // guard per piece (a sigsetjmp and a thread-local access) was ~350
 // instructions per tensor, a tenth of a 50,000-tensor load. After a fault the
 // piece being read gets the error and the run goes on with the next one.
+// A failed piece (failures are rare: kept in a list, not a Status per piece).
+struct PieceError {
+  size_t piece;
+  Status status;
+};
+
 void RunBatch(const std::vector<ByteJob>& jobs, const std::vector<Piece>& pieces, size_t begin, size_t end,
-              std::vector<uint32_t>* crcs, std::vector<Status>* statuses) {
+              std::vector<uint32_t>* crcs, std::mutex* errors_mu, std::vector<PieceError>* errors) {
+  const auto fail = [&](size_t k, Status s) {
+    std::lock_guard<std::mutex> lock(*errors_mu);
+    errors->push_back(PieceError{k, std::move(s)});
+  };
   size_t k = begin;
   while (k < end) {
     const ByteJob& j = jobs[pieces[k].job];
     const ByteSource* source = j.source;
     const char* whole = source->View(0, source->size());
-    if (whole == nullptr || !ServedFromView(j, pieces[k].size)) {
-      (*statuses)[k] = RunPiece(j, pieces[k].offset, pieces[k].size, &(*crcs)[k]);
+    const uint64_t n = PieceSize(jobs, pieces[k]);
+    if (whole == nullptr || !ServedFromView(j, n)) {
+      Status s = RunPiece(j, pieces[k].offset, n, &(*crcs)[k]);
+      if (!s.ok()) fail(k, std::move(s));
       ++k;
       continue;
     }
@@ -191,12 +209,13 @@ void RunBatch(const std::vector<ByteJob>& jobs, const std::vector<Piece>& pieces
       for (size_t m = at; m < end; at = ++m) {
         const Piece& p = pieces[m];
         const ByteJob& pj = jobs[p.job];
-        if (pj.source != source || !ServedFromView(pj, p.size)) break;
-        ViewPiece(pj, whole + pj.offset + p.offset, p.offset, p.size, &(*crcs)[m]);
+        const uint64_t pn = PieceSize(jobs, p);
+        if (pj.source != source || !ServedFromView(pj, pn)) break;
+        ViewPiece(pj, whole + pj.offset + p.offset, p.offset, pn, &(*crcs)[m]);
       }
     });
     k = at;
-    if (!ok) (*statuses)[k++] = ShrunkFileError(source->path(), "SIGBUS");
+    if (!ok) fail(k++, ShrunkFileError(source->path(), "SIGBUS"));
   }
 }
 }  // namespace
@@ -219,29 +238,32 @@ Status RunByteJobs(const std::vector<ByteJob>& jobs, int threads, std::vector<ui
   const Plan plan = MakePlan(jobs);
   const std::vector<Piece>& pieces = plan.pieces;
   std::vector<uint32_t> piece_crc(pieces.size());
-  std::vector<Status> piece_status(pieces.size());
+  std::mutex errors_mu;
+  std::vector<PieceError> errors;
   ParallelFor(plan.num_batches(), ThreadsFor(plan, threads), [&](size_t b) {
-    RunBatch(jobs, pieces, plan.batch_begin[b], plan.batch_begin[b + 1], &piece_crc, &piece_status);
+    RunBatch(jobs, pieces, plan.batch_begin[b], plan.batch_begin[b + 1], &piece_crc, &errors_mu, &errors);
   });
-  const auto before = [&](size_t a, size_t b) {
-    return precedence && (*precedence)[a] != (*precedence)[b] ? (*precedence)[a] < (*precedence)[b] : a < b;
-  };
-  size_t first = SIZE_MAX;
-  for (size_t k = 0; k < pieces.size(); ++k) {
-    if (!piece_status[k].ok() && (first == SIZE_MAX || before(pieces[k].job, first))) first = pieces[k].job;
-  }
-  if (failed) *failed = first;
-  if (first != SIZE_MAX) {
-    for (size_t k = 0; k < pieces.size(); ++k) {
-      if (pieces[k].job == first && !piece_status[k].ok()) return piece_status[k];
-    }
+  if (failed) *failed = SIZE_MAX;
+  if (!errors.empty()) {
+    // The first failed job, and of its failed pieces the first in the job.
+    const auto before = [&](const PieceError& a, const PieceError& b) {
+      const size_t ja = pieces[a.piece].job, jb = pieces[b.piece].job;
+      if (ja != jb) {
+        return precedence && (*precedence)[ja] != (*precedence)[jb] ? (*precedence)[ja] < (*precedence)[jb] : ja < jb;
+      }
+      return a.piece < b.piece;
+    };
+    PieceError& first = *std::min_element(errors.begin(), errors.end(), before);
+    if (failed) *failed = pieces[first.piece].job;
+    return std::move(first.status);
   }
   if (crcs) {
     // Pieces of one job are consecutive and in order: fold them left to right.
     crcs->assign(jobs.size(), 0);
     for (size_t k = 0; k < pieces.size(); ++k) {
       const Piece& p = pieces[k];
-      (*crcs)[p.job] = p.offset == 0 ? piece_crc[k] : crc32c::Combine((*crcs)[p.job], piece_crc[k], p.size);
+      (*crcs)[p.job] =
+          p.offset == 0 ? piece_crc[k] : crc32c::Combine((*crcs)[p.job], piece_crc[k], PieceSize(jobs, p));
     }
   }
   return Status::OK();
