@@ -200,6 +200,17 @@ int64_t BundleReader::Find(std::string_view key) const {
   return it - keys_.begin();
 }
 
+Status BundleReader::FindListed(std::string_view key, size_t* i) const {
+  const int64_t found = Find(key);
+  if (found >= 0 && !hidden_[static_cast<size_t>(found)]) {
+    *i = static_cast<size_t>(found);
+    return Status::OK();
+  }
+  return Status::NotFound("tensor " + QuotedKey(key) +
+                          (found < 0 ? " not found in " : " is a slice entry of a partitioned tensor in ") +
+                          index_path_ + (found < 0 ? "" : "; read the partitioned tensor by its own name"));
+}
+
 std::string BundleReader::DataPath(int32_t shard) const {
   char buf[64];
   std::snprintf(buf, sizeof(buf), ".data-%05d-of-%05d", shard, header_.num_shards);

@@ -67,6 +67,11 @@ class BundleReader {
   const std::vector<size_t>& visible() const { return visible_; }
   // True if entry i is one of those hidden slice entries.
   bool hidden(size_t i) const { return hidden_[i]; }
+  // The position of a listed key: as Find, but hidden slice entries are not
+  // found, so that a listing, membership and lookup agree (a Mapping), as in
+  // TF's CheckpointReader. Errors: kNotFound naming the key and the index
+  // file (for a slice entry, saying to read its tensor by its own name).
+  Status FindListed(std::string_view key, size_t* i) const;
   // Where entry i's payload lies among all payloads in (shard, offset) order:
   // reading in this order reads each file front to back. kNoPayload for
   // entries without bytes of their own (empty, partitioned, damaged).

@@ -249,7 +249,8 @@ Status RunByteJobs(const std::vector<ByteJob>& jobs, int threads, std::vector<ui
     const auto before = [&](const PieceError& a, const PieceError& b) {
       const size_t ja = pieces[a.piece].job, jb = pieces[b.piece].job;
       if (ja != jb) {
-        return precedence && (*precedence)[ja] != (*precedence)[jb] ? (*precedence)[ja] < (*precedence)[jb] : ja < jb;
+        const bool ranked = precedence && (*precedence)[ja] != (*precedence)[jb];
+        return ranked ? (*precedence)[ja] < (*precedence)[jb] : ja < jb;
       }
       return a.piece < b.piece;
     };

@@ -159,7 +159,8 @@ void ReadPlan::OrderByFile(bool by_file) {
   file_order_.reserve(n);
   const auto rank = [&](size_t k) {
     const TensorRead& t = tensors_[k];
-    const bool partitioned = t.extra != TensorRead::kNoExtra && extras_[t.extra].region && !extras_[t.extra].region->given;
+    const RegionRead* r = t.extra == TensorRead::kNoExtra ? nullptr : extras_[t.extra].region.get();
+    const bool partitioned = r && !r->given;
     return partitioned ? BundleReader::kNoPayload : reader_->file_rank(reader_->position(*t.entry));
   };
   // Many requests (a whole `load`): place each by its rank in one pass over
@@ -196,7 +197,8 @@ std::vector<ReadPlan::Fetch> ReadPlan::Fetches() const {
   for (const TensorRead& t : tensors_) {
     const RegionRead* r = t.extra == TensorRead::kNoExtra ? nullptr : extras_[t.extra].region.get();
     if (!r) {
-      out.push_back(Fetch{t.entry->shard_id, static_cast<uint64_t>(t.entry->offset), static_cast<uint64_t>(t.entry->size)});
+      out.push_back(
+          Fetch{t.entry->shard_id, static_cast<uint64_t>(t.entry->offset), static_cast<uint64_t>(t.entry->size)});
       continue;
     }
     // As Prepare: a fixed-width part read without verification (and filled)
@@ -446,7 +448,8 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
     size_t failed;
     Status s = RunByteJobs(jobs, options_.threads, &crcs, &failed, &job_tensor);
     if (!s.ok()) return ReadError(s, Whole(job_tensor[failed]));
-    const size_t bad = FirstMismatch(jobs, crcs, job_tensor, [&](size_t j) { return tensors_[job_tensor[j]].entry; });
+    const size_t bad =
+        FirstMismatch(jobs, crcs, job_tensor, [&](size_t j) { return tensors_[job_tensor[j]].entry; });
     if (bad != SIZE_MAX) return ChecksumError(Whole(job_tensor[bad]), crcs[bad]);
   }
   std::vector<unsigned char> faulted(copies.size(), 0);
@@ -468,6 +471,43 @@ Status ReadPlan::Fill(const std::vector<char*>& dst) {
     return ReadError(ShrunkFileError(b.source->path(), "SIGBUS"), b);
   }
   return Status::OK();
+}
+
+Status RegionRequest(size_t index, const std::vector<int64_t>& start, const std::vector<int64_t>& stop,
+                     ReadRequest* out) {
+  if (start.size() != stop.size()) {
+    return Status::InvalidArgument("start and stop must have one bound per dimension");
+  }
+  *out = ReadRequest{index, true, {}};
+  out->region.start = start;
+  out->region.size.reserve(start.size());
+  for (size_t d = 0; d < start.size(); ++d) {
+    // -1 for a backwards or negative bound (FindParts refuses it): stop - start could overflow.
+    out->region.size.push_back(stop[d] >= start[d] && start[d] >= 0 ? stop[d] - start[d] : -1);
+  }
+  return Status::OK();
+}
+
+Status VerifyTensors(BundleReader* reader, const std::vector<size_t>& indices, int threads) {
+  std::unique_ptr<ReadPlan> plan;
+  BF_RETURN_IF_ERROR(ReadPlan::Make(reader, indices, ReadOptions{true, false, false, threads}, &plan));
+  return plan->Prepare();
+}
+
+Status ReadTensorInto(BundleReader* reader, size_t index, char* dst, uint64_t size, bool verify, int threads) {
+  std::unique_ptr<ReadPlan> plan;
+  const std::vector<size_t> indices{index};
+  BF_RETURN_IF_ERROR(ReadPlan::Make(reader, indices, ReadOptions{verify, true, true, threads}, &plan));
+  BF_RETURN_IF_ERROR(plan->Prepare());
+  if (plan->elementwise(0)) {
+    return Status::InvalidArgument(reader->Where(index) +
+                                   " is a string or variant tensor: it has no fixed byte size to read into");
+  }
+  if (plan->ResultBytes(0) != size) {
+    return Status::InvalidArgument(reader->Where(index) + " takes " + std::to_string(plan->ResultBytes(0)) +
+                                   " bytes, but the buffer holds " + std::to_string(size));
+  }
+  return plan->Fill({dst});
 }
 
 }  // namespace bundlefast

@@ -39,6 +39,13 @@ struct ReadRequest {
   Box region;
 };
 
+// The region [start, stop) of entry `index` (one bound per dimension, as a
+// Python slice gives them) as a request. A stop below its start or a negative
+// start makes a negative size, which the read refuses (FindParts) naming the
+// tensor. Errors: kInvalidArgument if start and stop differ in length.
+Status RegionRequest(size_t index, const std::vector<int64_t>& start, const std::vector<int64_t>& stop,
+                     ReadRequest* out);
+
 struct ReadOptions {
   bool verify = false;  // check the stored CRC32C of every payload read
   bool copy = false;    // never return views: every fixed-width result is filled
@@ -142,6 +149,18 @@ class ReadPlan {
   // sort them (keys are sorted, data is in write order). Empty: request order.
   std::vector<uint32_t> file_order_;
 };
+
+// Checks the stored CRC32C of every payload of entries `indices` (and decodes
+// their strings and variants), reading nothing into memory of ours: as
+// ReadPlan with verify and without fill. Errors: as Make and Prepare.
+Status VerifyTensors(BundleReader* reader, const std::vector<size_t>& indices, int threads);
+
+// Reads the whole of entry `index` (an ordinary or partitioned tensor) into
+// dst[0, size), in this machine's byte order, checking CRCs when `verify`.
+// Errors: kInvalidArgument naming the tensor if it is a string or variant
+// tensor (it has no fixed byte size) or takes other than `size` bytes; else
+// as ReadPlan's.
+Status ReadTensorInto(BundleReader* reader, size_t index, char* dst, uint64_t size, bool verify, int threads);
 
 // ---------------------------------------------------------------------------
 // Implementation: the per-tensor records and their accessors, inline because

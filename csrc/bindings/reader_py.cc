@@ -75,16 +75,11 @@ class PyReader {
     return py::reinterpret_borrow<py::list>(keys_);
   }
 
-  // The entry of a listed name. Hidden slice entries are not found, so that
-  // keys(), `in` and [] agree (a Mapping), as in TF's CheckpointReader.
+  // The entry of a listed name (BundleReader::FindListed).
   size_t Index(py::handle name) const {
-    const std::string key = NameToKey(name);
-    const int64_t i = reader_->Find(key);
-    if (i >= 0 && !reader_->hidden(static_cast<size_t>(i))) return static_cast<size_t>(i);
-    ThrowIfError(Status::NotFound(
-        "tensor " + QuotedKey(key) + (i < 0 ? " not found in " : " is a slice entry of a partitioned tensor in ") +
-        reader_->index_path() + (i < 0 ? "" : "; read the partitioned tensor by its own name")));
-    return 0;
+    size_t i = 0;
+    ThrowIfError(reader_->FindListed(NameToKey(name), &i));
+    return i;
   }
 
   bool Contains(py::handle name) const {
@@ -128,18 +123,13 @@ class PyReader {
     return out;
   }
 
-  py::object Get(py::handle name, bool verify, bool copy) { return Read(std::vector<size_t>{Index(name)}, verify, copy)[0]; }
+  py::object Get(py::handle name, bool verify, bool copy) {
+    return Read(std::vector<size_t>{Index(name)}, verify, copy)[0];
+  }
 
   ReadRequest RegionRequest(py::handle name, const std::vector<int64_t>& start, const std::vector<int64_t>& stop) const {
-    ReadRequest request{Index(name), true, {}};
-    if (start.size() != stop.size()) {
-      ThrowIfError(Status::InvalidArgument("start and stop must have one bound per dimension"));
-    }
-    request.region.start = start;
-    for (size_t d = 0; d < start.size(); ++d) {
-      // A negative size is refused by FindParts; avoid overflowing here.
-      request.region.size.push_back(stop[d] >= start[d] && start[d] >= 0 ? stop[d] - start[d] : -1);
-    }
+    ReadRequest request;
+    ThrowIfError(bundlefast::RegionRequest(Index(name), start, stop, &request));
     return request;
   }
 
@@ -190,33 +180,21 @@ class PyReader {
   void Verify(const py::object& names) {
     const std::vector<size_t> indices = Indices(names);
     py::gil_scoped_release nogil;
-    std::unique_ptr<ReadPlan> plan;
-    ThrowIfError(ReadPlan::Make(reader_.get(), indices, ReadOptions{true, false, false, DefaultThreads()}, &plan));
-    ThrowIfError(plan->Prepare());
+    ThrowIfError(VerifyTensors(reader_.get(), indices, DefaultThreads()));
   }
 
-  // The whole of tensor `name` (ordinary or partitioned) in native byte order,
-  // straight into `out`: writable, C-contiguous, exactly the tensor's bytes.
+  // The whole of tensor `name` straight into `out`: a writable, C-contiguous
+  // buffer of exactly the tensor's bytes (ReadTensorInto).
   void ReadInto(py::handle name, const py::object& out, bool verify) {
-    const std::vector<size_t> indices{Index(name)};
+    const size_t index = Index(name);
     Py_buffer buffer;
     if (PyObject_GetBuffer(out.ptr(), &buffer, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) != 0) {
       throw py::error_already_set();
     }
     std::unique_ptr<Py_buffer, void (*)(Py_buffer*)> release(&buffer, PyBuffer_Release);
     py::gil_scoped_release nogil;
-    std::unique_ptr<ReadPlan> plan;
-    ThrowIfError(ReadPlan::Make(reader_.get(), indices, ReadOptions{verify, true, true, DefaultThreads()}, &plan));
-    ThrowIfError(plan->Prepare());
-    const uint64_t need = plan->ResultBytes(0);
-    if (plan->elementwise(0) || static_cast<uint64_t>(buffer.len) != need) {
-      ThrowIfError(Status::InvalidArgument(
-          reader_->Where(plan->index(0)) +
-          (plan->elementwise(0) ? " is a string or variant tensor: it has no fixed byte size to read into"
-                                : " takes " + std::to_string(need) + " bytes, but the buffer holds " +
-                                      std::to_string(buffer.len))));
-    }
-    ThrowIfError(plan->Fill({static_cast<char*>(buffer.buf)}));
+    ThrowIfError(ReadTensorInto(reader_.get(), index, static_cast<char*>(buffer.buf),
+                                static_cast<uint64_t>(buffer.len), verify, DefaultThreads()));
   }
 
   void Close() {
