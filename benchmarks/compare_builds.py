@@ -8,7 +8,9 @@ thread count) runs in fresh child processes, one per build, and the builds are
 interleaved: round 1 of old, round 1 of new, round 2 of new, round 2 of old, ...
 so load that comes and goes on the machine hits both alike. Each child does a
 warm-up call, then ``--repeat`` timed calls; the table gives min and median per
-build and new/old of each. Only public API is called (``bundlefast.load`` and
+build and new/old of each, and the median minor page faults per call (getrusage
+around each call): fresh memory is dear on a VM, so a build that touches more
+new pages per call shows it there even when its instruction count is lower. Only public API is called (``bundlefast.load`` and
 ``bundlefast.open``), so any two versions compare, whatever their run.py calls
 their variants.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -63,13 +66,15 @@ def child(prefix: str, mode: str, repeat: int, one: str) -> None:
         return bundlefast.load(prefix, **MODES[mode])
 
     run()  # warm: page cache, lazy imports, first-use setup
-    times = []
+    times, faults = [], []
     for _ in range(repeat):
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         out = run()
         times.append(time.perf_counter() - t0)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
         del out
-    print(json.dumps({"times": times, "version": getattr(bundlefast, "__version__", "?")}))
+    print(json.dumps({"times": times, "faults": faults, "version": getattr(bundlefast, "__version__", "?")}))
 
 
 def callgrind_child(prefix: str, modes: list[str], one: str) -> None:
@@ -110,6 +115,7 @@ def env_for(pkg: str, threads: str) -> dict[str, str]:
 
 def time_cases(args, cases) -> None:
     results = {c: {"old": [], "new": []} for c in cases}
+    faults = {c: {"old": [], "new": []} for c in cases}
     for rnd in range(args.rounds):
         for c in cases:
             wl, mode, threads = c
@@ -121,14 +127,18 @@ def time_cases(args, cases) -> None:
                 out = subprocess.run(cmd, env=env_for(pkg, threads), capture_output=True, text=True)
                 if out.returncode != 0:
                     raise SystemExit(f"{which} {c} failed:\n{out.stderr}")
-                results[c][which] += json.loads(out.stdout.splitlines()[-1])["times"]
+                report = json.loads(out.stdout.splitlines()[-1])
+                results[c][which] += report["times"]
+                faults[c][which] += report.get("faults", [])
     print(f"{'workload':<8} {'mode':<12} {'thr':>3} {'old min':>9} {'new min':>9} {'new/old':>7}"
-          f" {'old med':>9} {'new med':>9} {'new/old':>7}   (ms; {args.rounds} rounds x {args.repeat})")
+          f" {'old med':>9} {'new med':>9} {'new/old':>7} {'old flt':>8} {'new flt':>8}"
+          f"   (ms, median minor faults per call; {args.rounds} rounds x {args.repeat})")
     for (wl, mode, threads), r in results.items():
         omin, nmin = min(r["old"]) * 1e3, min(r["new"]) * 1e3
         omed, nmed = statistics.median(r["old"]) * 1e3, statistics.median(r["new"]) * 1e3
+        oflt, nflt = (statistics.median(faults[(wl, mode, threads)][w] or [0]) for w in ("old", "new"))
         print(f"{wl:<8} {mode:<12} {threads:>3} {omin:9.2f} {nmin:9.2f} {nmin / omin:7.3f}"
-              f" {omed:9.2f} {nmed:9.2f} {nmed / omed:7.3f}")
+              f" {omed:9.2f} {nmed:9.2f} {nmed / omed:7.3f} {oflt:8.0f} {nflt:8.0f}")
 
 
 def callgrind_cases(args, cases) -> None:

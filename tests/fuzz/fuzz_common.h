@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -270,9 +271,23 @@ inline void ExerciseReader(BundleReader* reader) {
         ExerciseRead(reader, region, verify, copy);
       }
     }
-    std::unique_ptr<ReadPlan> plan;
-    if (ReadPlan::Make(reader, {ReadRequest{i, false, {}}}, ReadOptions{true, false, false, 2}, &plan).ok()) {
-      (void)plan->Prepare();
+    (void)VerifyTensors(reader, {i}, 2);  // Reader.verify
+    std::vector<char> into(static_cast<size_t>(std::min<int64_t>(e->size, int64_t{1} << 20)));
+    (void)ReadTensorInto(reader, i, into.data(), into.size(), true, 2);  // Reader.read_into
+  }
+  // Reader.load: every listed tensor in one plan (entry positions, no requests).
+  std::unique_ptr<ReadPlan> plan;
+  if (ReadPlan::Make(reader, reader->visible(), ReadOptions{true, true, true, 2}, &plan).ok()) {
+    (void)plan->Fetches();
+    if (plan->Prepare().ok()) {
+      std::vector<std::vector<char>> out(plan->size());
+      std::vector<char*> dst(plan->size());
+      for (size_t k = 0; k < plan->size(); ++k) {
+        if (plan->elementwise(k)) continue;
+        out[k].resize(static_cast<size_t>(plan->ResultBytes(k)));
+        dst[k] = out[k].data();
+      }
+      (void)plan->Fill(dst);
     }
   }
 }
