@@ -71,8 +71,10 @@ def test_reductions_and_row_gather_on_two_worker_processes(client, table):
 
 @pytest.mark.parametrize("mmap", [False, True])
 def test_worker_peak_memory_stays_within_a_few_chunks(client, table, mmap):
-    """Owned chunks (pread) or views: a worker holds a few chunks at a time, not the
-    table. Measured as each worker's peak RSS (VmHWM) growth over 4 chunks per worker."""
+    """Owned chunks (pread) or views: a worker holds a chunk or two at a time, not all
+    it has read. Measured as each worker's peak RSS (VmHWM) growth over 4 chunks per
+    worker: a view's pages leave the worker when the chunk is dropped (Dask's nanny
+    pauses and restarts workers by RSS, file pages included)."""
     x = bundlefast.dask.from_bundle(table, "table", mmap=mmap)[: 8 * CHUNK_ROWS]
     base = client.run(reset_peak_rss)
     col_sums = x.sum(axis=0, dtype=np.int64).compute()
@@ -83,7 +85,7 @@ def test_worker_peak_memory_stays_within_a_few_chunks(client, table, mmap):
     growth = {w: peaks[w] - base[w] for w in peaks}
     print(f"mmap={mmap}: peak RSS growth per worker (MiB): {[round(g / 2**20) for g in growth.values()]}, "
           f"chunk {chunk_bytes >> 20} MiB, {x.nbytes >> 20} MiB read")
-    assert all(g < 4 * chunk_bytes for g in growth.values()), growth
+    assert all(g < 3 * chunk_bytes for g in growth.values()), growth
 
 
 @_LOCAL_SCHEDULER_ON_PURPOSE

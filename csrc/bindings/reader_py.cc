@@ -163,7 +163,7 @@ class PyReader {
       for (int64_t d : *out_shape) ok = ok && d >= 0 && CheckedMul(n, static_cast<uint64_t>(d), &n);
       if (!ok) ThrowIfError(Status::InvalidArgument("shape must hold at most 254 non-negative dimensions"));
     }
-    return Read({request}, verify, copy, out_shape ? &*out_shape : nullptr)[0];
+    return Read({request}, verify, copy, out_shape ? &*out_shape : nullptr, /*release_views=*/true)[0];
   }
 
   // (shard, offset, size) per byte range that load(names) -- or, with start
@@ -262,8 +262,11 @@ class PyReader {
     return ArenaOwner(std::move(arena));
   }
 
+  // Region reads (release_views) give each big view its own owner, which
+  // hands its pages back when it dies (ReleasingViewOwner); other views share
+  // their shard's owner.
   std::vector<py::object> Read(const std::vector<ReadRequest>& requests, bool verify, bool copy,
-                               const std::vector<int64_t>* out_shape = nullptr) {
+                               const std::vector<int64_t>* out_shape = nullptr, bool release_views = false) {
     std::unique_ptr<ReadPlan> plan;
     {
       py::gil_scoped_release nogil;
@@ -295,7 +298,13 @@ class PyReader {
                                           ", which has no NumPy equivalent here (is ml_dtypes installed and recent?)"));
       }
       if (plan->view(k)) {
-        arrays[k] = MakeView(descr, shape, plan->view(k), Owner(plan->view_source(k)));
+        const uint64_t bytes = plan->ResultBytes(k);
+        if (release_views && bytes >= kReleaseViewMinBytes) {
+          arrays[k] = MakeView(descr, shape, plan->view(k),
+                               ReleasingViewOwner(plan->view_source(k), plan->view(k), bytes));
+        } else {
+          arrays[k] = MakeView(descr, shape, plan->view(k), Owner(plan->view_source(k)));
+        }
       } else if (!arena.is_none()) {
         dst[k] = OwnedArena(arena).data() + arena_used;
         arena_used += Arena::Aligned(plan->ResultBytes(k));

@@ -55,7 +55,8 @@ def from_bundle(
             ``array.chunk-size``, 128 MiB by default).
         storage_options: for URLs, passed to fsspec on every worker.
         mmap: each worker maps local shards and a chunk is a zero-copy view of the
-            mapping (page cache, not worker heap). ``mmap=False`` reads each chunk with
+            mapping (page cache, not worker heap), whose pages leave the worker's RSS
+            when the chunk is dropped. ``mmap=False`` reads each chunk with
             ``pread`` into owned memory: for network filesystems, where page faults are
             slow. URLs are always read into owned memory.
         verify: check the CRC32C of each stored piece a chunk reads (for an ordinary
