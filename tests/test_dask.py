@@ -8,6 +8,7 @@ checked exactly against NumPy while the disk holds a few MiB.
 from __future__ import annotations
 
 import pickle
+import sys
 import time
 
 import dask  # not importorskip: CI installs the dask extra, and a skip would hide it
@@ -17,6 +18,7 @@ from distributed import Client, LocalCluster
 
 import bundlefast
 import bundlefast.dask
+from bundlefast._frameworks import MissingExtraError
 from bundle_builder import BundleBuilder
 from support_remote import expected_table_sums, pattern_row, peak_rss, reset_peak_rss, s3_server, write_pattern_table
 
@@ -145,3 +147,12 @@ def test_variant_refused(tmp_path):
     b.write(tmp_path / "v")
     with pytest.raises(bundlefast.UnsupportedError, match="DT_VARIANT"):
         bundlefast.dask.from_bundle(tmp_path / "v", "v")
+
+
+def test_missing_dask_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "dask.array", None)  # what an uninstalled package looks like to import
+    b = BundleBuilder()
+    b.add("x", np.ones(3, np.float32))
+    b.write(tmp_path / "p")
+    with pytest.raises(MissingExtraError, match=r"bundlefast.dask needs the dask package: pip install 'bundlefast\[dask\]'"):
+        bundlefast.dask.from_bundle(tmp_path / "p", "x")

@@ -28,12 +28,9 @@ __all__ = ["from_bundle", "load"]
 
 
 def _dask_array() -> Any:
-    try:
-        import dask.array
-    except ImportError as err:
-        msg = "bundlefast.dask needs dask: pip install 'bundlefast[dask]'"
-        raise ImportError(msg) from err
-    return dask.array
+    from ._frameworks import require
+
+    return require("dask.array", "dask", "bundlefast.dask")
 
 
 def from_bundle(
