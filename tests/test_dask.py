@@ -87,7 +87,11 @@ def test_worker_peak_memory_stays_within_a_few_chunks(client, table, mmap):
     growth = {w: peaks[w] - base[w] for w in peaks}
     print(f"mmap={mmap}: peak RSS growth per worker (MiB): {[round(g / 2**20) for g in growth.values()]}, "
           f"chunk {chunk_bytes >> 20} MiB, {x.nbytes >> 20} MiB read")
-    assert all(g < 3 * chunk_bytes for g in growth.values()), growth
+    # Views hold only the chunk being summed. Owned chunks also leave what the allocator
+    # keeps after a free (ASan's quarantine keeps 256 MiB): a looser bound, still under
+    # the 4 chunks each worker reads.
+    bound = 3 * chunk_bytes if mmap else 4 * chunk_bytes
+    assert all(g < bound for g in growth.values()), growth
 
 
 @_LOCAL_SCHEDULER_ON_PURPOSE
