@@ -1,5 +1,6 @@
-"""Copies made by one read share one fresh arena (csrc/arena.h): every filled array is a
-writable, aligned slice of it, based on one owner that unmaps it when the last array dies.
+"""Copies made by one read share one arena (csrc/arena.h): every filled array is a writable,
+aligned slice of it, based on one owner that unmaps it when the last array dies (here, with
+reuse off; tests/test_arena_reuse.py tests the reuse).
 Reads under 64 MiB of copies allocate per array (numpy_arrays.h ArenaMinBytes): the tests
 here lower that bound to reach the arena with small bundles, and the last one restores it."""
 
@@ -24,12 +25,15 @@ ARENA_MIN_BYTES = 64 << 20  # numpy_arrays.cc's default
 
 @pytest.fixture(autouse=True)
 def arena_for_small_reads():
-    """Every test here reads through an arena, small as its bundle is; the bound is restored after."""
+    """Every test here reads through an arena, small as its bundle is, and a freed arena is
+    unmapped, not kept for reuse (tests/test_arena_reuse.py); both bounds are restored after."""
     before = _core._testing.set_arena_min_bytes(0)
+    cache_before = _core._testing.set_arena_cache_bytes(0)
     try:
         yield
     finally:
         _core._testing.set_arena_min_bytes(before)
+        _core._testing.set_arena_cache_bytes(cache_before)
 
 
 @pytest.fixture
