@@ -258,7 +258,7 @@ def test_release_memory_unmaps_the_kept_arena(bundle):
 def test_a_much_smaller_load_leaves_a_big_arena_alone(tmp_path):
     """A read takes the kept arena only if it needs at least half of it: a small read does
     not pin a big block. The big block stays kept for a read it fits."""
-    big_prefix = _write(tmp_path / "big", _values(1, big=2_000_000))  # 16 MB
+    big_prefix = _write(tmp_path / "big", _values(1, big=1_000_000))  # 8 MB: 8 MiB arena
     small_prefix, small_values = _write(tmp_path / "small", _values(2)), _values(2)  # 2.4 MB
     got = bundlefast.load(big_prefix, copy=True)
     big_start = _start(got)
