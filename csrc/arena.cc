@@ -116,7 +116,11 @@ std::unique_ptr<Arena> Arena::Take(uint64_t bytes) {
       return arena;
     }
   }
-  return Allocate(bytes);
+  std::unique_ptr<Arena> fresh = Allocate(bytes);
+  // Out of memory (or address space) with an arena kept that did not fit:
+  // give that back and try once more before the read fails.
+  if (!fresh && ReleaseRetained() > 0) fresh = Allocate(bytes);
+  return fresh;
 }
 
 void Arena::Recycle(std::unique_ptr<Arena> arena) {

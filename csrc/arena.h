@@ -1,4 +1,4 @@
-// bundlefast: Arena, one block of fresh memory for all the copies of a read.
+// bundlefast: Arena, one block of memory for all the copies of a read.
 //
 // First touch of new anonymous memory costs a page fault and the zeroing of a
 // page per 4 KiB. Inside a copy that is most of its time on a small VM
@@ -14,9 +14,11 @@
 // load(verify, copy) costs beyond the copy itself. TF's allocator and glibc's
 // keep memory they freed for the next request; so does this: when the last
 // array of an arena dies, Recycle keeps it (one arena at most, of at most
-// RetainBytes()), and Take gives it to the next read it fits. Every byte of
-// an array is overwritten by its read, and no one sees the slack between
-// arrays, so what a reused arena held before never reaches a user.
+// RetainBytes(), its pages given up lazily with MADV_FREE so that the kernel
+// may reclaim them under memory pressure), and Take gives it to the next read
+// it fits. Every byte of an array is overwritten by its read, and no one sees
+// the slack between arrays, so what a reused arena held before never reaches
+// a user. The numbers: benchmarks/README.md, "Reusing a freed arena".
 //
 // Take and Recycle may be called from any thread. An Arena itself is not
 // thread-safe to Populate and free at once; Populate may be called for
@@ -46,8 +48,9 @@ class Arena {
 
   // The retained arena if it holds `bytes` (> 0) without wasting more than
   // as much again (so a small read does not pin a big block), else
-  // Allocate(bytes). A reused arena is not zeroed: the caller overwrites
-  // every byte it hands out.
+  // Allocate(bytes) (retried once after freeing a retained arena that did
+  // not fit, if that fails). A reused arena is not zeroed: the caller
+  // overwrites every byte it hands out.
   static std::unique_ptr<Arena> Take(uint64_t bytes);
   // Where an arena goes when nothing uses it any more: kept for Take if it is
   // at most RetainBytes() (the arena kept before is freed), else freed.
@@ -72,9 +75,12 @@ class Arena {
   uint64_t size() const { return size_; }
   uint64_t capacity() const { return mapped_; }
 
-  // Faults in every page of the arena's first size() bytes, writable, on up to `threads` threads,
-  // so that the copies into it take no page faults. Best effort: where the
-  // kernel cannot (before Linux 5.14) the copies fault the pages in as before.
+  // Faults in every page of the arena up to the huge page holding byte
+  // size() - 1 (all of a fresh one), writable, on up to `threads` threads, so
+  // that the copies into it take no page faults. On a reused arena it only
+  // walks mapped pages, unless the kernel took some back (MADV_FREE). Best
+  // effort: where the kernel cannot (before Linux 5.14) the copies fault the
+  // pages in as before.
   void Populate(int threads) const;
 
  private:
