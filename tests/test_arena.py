@@ -15,7 +15,7 @@ import pytest
 import bundlefast
 from bundlefast import _core
 from bundle_builder import BundleBuilder
-from owned_memory import is_arena
+from owned_memory import is_arena, is_mapped
 
 ALIGN = 64  # Arena::kAlign
 
@@ -56,16 +56,6 @@ def bundle(tmp_path):
 
 def _address(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
-
-
-def _mapped(address: int) -> bool:
-    """Whether `address` lies in a mapping of this process (/proc/self/maps)."""
-    with open("/proc/self/maps") as f:
-        for line in f:
-            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            if lo <= address < hi:
-                return True
-    return False
 
 
 def _fixed(arrays: dict) -> dict:
@@ -134,7 +124,7 @@ def test_arrays_outlive_the_reader_and_each_other(bundle):
     del r
     owner = got["big"].base
     address = _address(got["big"])
-    assert _mapped(address)
+    assert is_mapped(address)
     big, w = got.pop("big"), got.pop("w")
     del got
     gc.collect()
@@ -143,12 +133,12 @@ def test_arrays_outlive_the_reader_and_each_other(bundle):
     del big
     gc.collect()
     np.testing.assert_array_equal(w, values["w"])
-    assert _mapped(address)  # w keeps the whole arena
+    assert is_mapped(address)  # w keeps the whole arena
     detached = w.copy()
     assert detached.base is None  # .copy() detaches from the arena
     del w, owner
     gc.collect()
-    assert not _mapped(address)  # the last array died: the arena is unmapped
+    assert not is_mapped(address)  # the last array died: the arena is unmapped
     np.testing.assert_array_equal(detached, values["w"])
 
 

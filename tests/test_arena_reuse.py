@@ -17,7 +17,7 @@ import pytest
 import bundlefast
 from bundlefast import _core
 from bundle_builder import BundleBuilder
-from owned_memory import is_arena
+from owned_memory import is_arena, is_mapped
 
 T = _core._testing
 HUGE_PAGE = 2 << 20  # csrc/arena.cc kHugePage: arenas from this size are multiples of it
@@ -76,21 +76,21 @@ def _start(arrays: dict) -> int:
     return min(_span(a)[0] for a in _fixed(arrays).values())
 
 
+def _load_and_drop(prefix: str) -> int:
+    """Loads copies and lets them all die: their arena is free. Returns where it starts."""
+    got = bundlefast.load(prefix, copy=True)
+    start = _start(got)
+    del got
+    gc.collect()
+    return start
+
+
 def _check(arrays: dict, values: dict) -> None:
     for name, value in values.items():
         if value.dtype == object:
             assert list(arrays[name]) == list(value), name
         else:
             np.testing.assert_array_equal(arrays[name], value, err_msg=name)
-
-
-def _mapped(address: int) -> bool:
-    with open("/proc/self/maps") as f:
-        for line in f:
-            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            if lo <= address < hi:
-                return True
-    return False
 
 
 def _disjoint(xs: dict, ys: dict) -> None:
@@ -203,55 +203,37 @@ def test_threads_loading_at_once_never_share_an_arena(tmp_path):
 
 def test_an_arena_over_the_cap_is_unmapped(bundle):
     prefix, _ = bundle
-    got = bundlefast.load(prefix, copy=True)
-    start = _start(got)
-    del got
-    gc.collect()
+    start = _load_and_drop(prefix)
     capacity = T.retained_arena()[1]
     bundlefast.release_memory()
-    assert not _mapped(start)
+    assert not is_mapped(start)
 
     T.set_arena_cache_bytes(capacity - 1)  # one byte too few
-    got = bundlefast.load(prefix, copy=True)
-    start = _start(got)
-    del got
-    gc.collect()
-    assert T.retained_arena() is None and not _mapped(start)
+    start = _load_and_drop(prefix)
+    assert T.retained_arena() is None and not is_mapped(start)
 
     T.set_arena_cache_bytes(capacity)  # exactly enough
-    got = bundlefast.load(prefix, copy=True)
-    start = _start(got)
-    del got
-    gc.collect()
+    start = _load_and_drop(prefix)
     assert T.retained_arena() == (start, capacity)
 
 
 def test_zero_keeps_nothing_and_lowering_the_cap_frees_what_is_kept(bundle):
     prefix, _ = bundle
-    got = bundlefast.load(prefix, copy=True)
-    start = _start(got)
-    del got
-    gc.collect()
+    start = _load_and_drop(prefix)
     assert T.retained_arena()[0] == start
     assert T.set_arena_cache_bytes(0) == 1 << 30  # returns the bound it replaces
-    assert T.retained_arena() is None and not _mapped(start)
-    got = bundlefast.load(prefix, copy=True)
-    start = _start(got)
-    del got
-    gc.collect()
-    assert T.retained_arena() is None and not _mapped(start)
+    assert T.retained_arena() is None and not is_mapped(start)
+    start = _load_and_drop(prefix)
+    assert T.retained_arena() is None and not is_mapped(start)
 
 
 def test_release_memory_unmaps_the_kept_arena(bundle):
     prefix, _ = bundle
-    got = bundlefast.load(prefix, copy=True)
-    start = _start(got)
-    del got
-    gc.collect()
+    start = _load_and_drop(prefix)
     capacity = T.retained_arena()[1]
-    assert _mapped(start)
+    assert is_mapped(start)
     assert bundlefast.release_memory() == capacity
-    assert T.retained_arena() is None and not _mapped(start)
+    assert T.retained_arena() is None and not is_mapped(start)
     assert bundlefast.release_memory() == 0
 
 
@@ -260,10 +242,7 @@ def test_a_much_smaller_load_leaves_a_big_arena_alone(tmp_path):
     not pin a big block. The big block stays kept for a read it fits."""
     big_prefix = _write(tmp_path / "big", _values(1, big=1_000_000))  # 8 MB: 8 MiB arena
     small_prefix, small_values = _write(tmp_path / "small", _values(2)), _values(2)  # 2.4 MB
-    got = bundlefast.load(big_prefix, copy=True)
-    big_start = _start(got)
-    del got
-    gc.collect()
+    big_start = _load_and_drop(big_prefix)
     small = bundlefast.load(small_prefix, copy=True)
     assert _start(small) != big_start
     assert T.retained_arena()[0] == big_start
