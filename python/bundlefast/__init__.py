@@ -214,7 +214,7 @@ def release_memory() -> int:
     Example:
         >>> del tensors
         >>> bundlefast.release_memory()
-        440401920
+        442499072
     """
     return _core.release_memory()
 
