@@ -243,8 +243,8 @@ class PyReader {
   }
 
   // When a read fills several results of ArenaMinBytes() or more in all, they
-  // share one fresh Arena (arena.h says why), each at an aligned offset in
-  // result order: its owner, or None.
+  // share one Arena (fresh, or one a past read freed: arena.h says why), each
+  // at an aligned offset in result order: its owner, or None.
   static py::object FillArena(const ReadPlan& plan) {
     uint64_t bytes = 0;
     size_t filled = 0;
@@ -257,7 +257,7 @@ class PyReader {
     std::unique_ptr<Arena> arena;
     {
       py::gil_scoped_release nogil;  // mmap and munmap of the slack
-      arena = Arena::Allocate(bytes);
+      arena = Arena::Take(bytes);
     }
     return ArenaOwner(std::move(arena));
   }
