@@ -20,9 +20,13 @@ needed), copies a warm source into them, and is timed as a whole (allocation
   arena + MADV_HUGEPAGE    2 MiB pages: a fault per 2 MiB instead of per 4 KiB
   arena + THP + populate   huge pages, populated in bulk (MADV_POPULATE_WRITE)
                            in one call
-  ... bundlefast's arena   the same as bundlefast does it now (csrc/arena.cc,
+  ... bundlefast's arena   the same as bundlefast does it (csrc/arena.cc,
                            variants.arena_like_bundlefast): 2 MiB-aligned, the
                            populate split in 32 MiB pieces over --threads threads
+  ... reused (now)         bundlefast's arena kept when the arrays of the run
+                           before died and taken again, as bundlefast keeps one
+                           (variants.allocate_like_bundlefast): MADV_FREE, then
+                           populate, which finds the pages still there
   per tensor ... POPULATE  the same per tensor of 1 MiB or more (np.empty below)
   np.empty + POPULATE      np.empty per tensor, then the array's own pages
                            prefaulted in one call (MADV_POPULATE_WRITE) from 1 MiB
@@ -196,7 +200,8 @@ def main() -> int:
         "arena + MAP_POPULATE": (lambda: arena(sizes, mmap.MAP_POPULATE), None),
         "arena + MADV_HUGEPAGE": (lambda: arena(sizes, advice=thp), None),
         "arena + THP + POPULATE_WRITE": (lambda: arena(sizes, advice=(*thp, MADV_POPULATE_WRITE)), None),
-        "bundlefast's arena (now)": (lambda: V.arena_like_bundlefast(sizes, args.threads), None),
+        "bundlefast's arena, fresh": (lambda: V.arena_like_bundlefast(sizes, args.threads), None),
+        "bundlefast's arena, reused (now)": (lambda: V.allocate_like_bundlefast(sizes, args.threads), None),
         "per tensor >= 1 MiB: THP + POPULATE": (lambda: per_tensor_populated(sizes), None),
         "np.empty + POPULATE >= 1 MiB (before)": (lambda: per_tensor_prefaulted(sizes), None),
         "warm destination (target)": (lambda: warm, None),

@@ -365,14 +365,14 @@ def evaluate_targets(results: dict, quick: bool) -> list[dict]:
     # Issue #14.2: the one-pass verify+copy.
     add(f"{bert_name}: load(verify,copy) 1 thread vs TF full load, warm", vs(bert, "bf.vc1", "tf.load"), 2.0, True)
     add(f"{bert_name}: load(verify,copy) {n} threads vs TF full load, warm", vs(bert, "bf.vcN", "tf.load"), 2.5, True)
-    add(f"{bert_name}: load(verify,copy) 1 thread vs 1-thread memcpy to fresh, warm",
+    add(f"{bert_name}: load(verify,copy) 1 thread vs 1-thread memcpy to arena, warm",
         g(bert, "bf.vc1", "x_roof_warm"), 0.9, True)  # fmt: skip
-    add(f"{bert_name}: load(verify,copy) {n} threads vs {n}-thread memcpy to fresh, warm",
+    add(f"{bert_name}: load(verify,copy) {n} threads vs {n}-thread memcpy to arena, warm",
         g(bert, "bf.vcN", "x_roof_warm"), 0.9, True)  # fmt: skip
     # Issue #5, same thread counts on both sides.
     add(f"{bert_name}: load(verify) 1 thread vs 1-thread CRC32C, warm", g(bert, "bf.verify1", "x_roof_warm"), 0.95, True)
     add(f"{bert_name}: load(verify) {n} threads vs {n}-thread CRC32C, warm", g(bert, "bf.verifyN", "x_roof_warm"), 0.8, True)
-    add(f"{bert_name}: load(copy) {n} threads vs {n}-thread memcpy to fresh, warm", g(bert, "bf.copyN", "x_roof_warm"), 0.8,
+    add(f"{bert_name}: load(copy) {n} threads vs {n}-thread memcpy to arena, warm", g(bert, "bf.copyN", "x_roof_warm"), 0.8,
         True)  # fmt: skip
     for v in ("bf.vc1", "bf.vcN", "bf.verifyN"):
         add(f"{bert_name}: {V.VARIANTS[v].label} vs plain read, cold", g(bert, v, "x_read_cold"), 0.9, True)
@@ -438,7 +438,7 @@ def table(results: dict) -> str:
         f"{results['repeat_cold']} runs (posix_fadvise DONTNEED on the files first); 'thr' = threads (N = all "
         f"{V.ALL_CORES} cores); 'x vs' = the named variant's time / this one's, for the same work only (TF reads, "
         "checks and copies every byte: load(verify,copy) does the same; views read no data and are compared with "
-        "views); roof = throughput / the same-thread-count roofline's (memcpy to fresh arrays for copies, CRC32C for "
+        "views); roof = throughput / the same-thread-count roofline's (memcpy into arrays allocated as bundlefast allocates its copies, CRC32C for "
         "verify); cold/read = cold throughput / the faster cold readinto's; RSS columns: growth over the process "
         "before the op, after touching every page of the result; ok = every tensor checked against the data file "
         "read independently (tests' index parser, crc32c package)"

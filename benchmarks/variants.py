@@ -222,6 +222,7 @@ def _share(total: int, threads: int, i: int) -> tuple[int, int]:
 
 
 MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14+; Python 3.13 names it
+MADV_FREE = getattr(mmap, "MADV_FREE", 8)  # Linux 4.5+
 PREFAULT_BYTES = 1 << 20  # csrc/bindings/numpy_arrays.cc kPrefaultBytes (a single result's np.empty)
 ARENA_ALIGN = 64  # csrc/arena.h Arena::kAlign: where each tensor starts in the arena
 HUGE_PAGE = 2 << 20  # csrc/arena.cc kHugePage
@@ -247,52 +248,124 @@ def empty_like_bundlefast(n: int) -> Any:
 
 
 def allocate_like_bundlefast(sizes: list[int], threads: int) -> list[Any]:
-    """Fresh uint8 arrays of `sizes` bytes allocated as bundlefast allocates
-    the copies of one load: one arena from ARENA_MIN_BYTES in all (and two
-    arrays or more), else each array on its own (reader_py.cc FillArena)."""
+    """Uint8 arrays of `sizes` bytes allocated as bundlefast allocates the
+    copies of one load: one arena from ARENA_MIN_BYTES in all (and two arrays
+    or more), else each array on its own (reader_py.cc FillArena). The arena is
+    the one kept from a load whose arrays all died, when it fits, as bundlefast
+    reuses its own (csrc/arena.cc Arena::Take, Arena::Recycle); else fresh."""
     total = sum((n + ARENA_ALIGN - 1) // ARENA_ALIGN * ARENA_ALIGN for n in sizes)
     if len(sizes) >= 2 and total >= ARENA_MIN_BYTES:
-        return arena_like_bundlefast(sizes, threads)
+        arena = _take_arena(total) or _map_arena(total)
+        return _arena_arrays(arena, sizes, threads, populate=True, recycle=True)
     return [empty_like_bundlefast(n) for n in sizes]
 
 
 def arena_like_bundlefast(sizes: list[int], threads: int, populate: bool = True) -> list[Any]:
     """Fresh uint8 arrays of `sizes` bytes allocated as bundlefast allocates
-    the copies of a load (csrc/arena.cc): one anonymous mapping, aligned to
-    2 MiB and marked MADV_HUGEPAGE, each array a 64-byte-aligned slice of it,
-    populated by MADV_POPULATE_WRITE in 32 MiB pieces shared by `threads`
-    threads (ctypes releases the GIL). With populate=False the copy faults
-    the pages in (what callers of this function time, they time in full).
-    The mapping lives as long as any of the arrays does."""
+    the copies of a load when it keeps no arena for reuse (csrc/arena.cc): one
+    anonymous mapping, aligned to 2 MiB and marked MADV_HUGEPAGE, each array a
+    64-byte-aligned slice of it, populated by MADV_POPULATE_WRITE in 32 MiB
+    pieces shared by `threads` threads (ctypes releases the GIL). With
+    populate=False the copy faults the pages in (what callers of this function
+    time, they time in full). The mapping lives as long as any of the arrays
+    does, and is unmapped after (never kept for reuse)."""
+    total = sum((n + ARENA_ALIGN - 1) // ARENA_ALIGN * ARENA_ALIGN for n in sizes)
+    return _arena_arrays(_map_arena(total), sizes, threads, populate=populate, recycle=False)
+
+
+@dataclass
+class _Arena:
+    """One anonymous mapping `m`; the arena is its `capacity` bytes from `skip` on."""
+
+    m: mmap.mmap
+    skip: int
+    capacity: int
+
+    @property
+    def address(self) -> int:
+        import numpy as np
+
+        return np.frombuffer(self.m, dtype=np.uint8).ctypes.data + self.skip
+
+
+def _map_arena(total: int) -> _Arena:
+    huge = total >= HUGE_PAGE
+    mapped = (total + HUGE_PAGE - 1) // HUGE_PAGE * HUGE_PAGE if huge else max(total, 1)
+    m = mmap.mmap(-1, mapped + (HUGE_PAGE if huge else 0), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    arena = _Arena(m, 0, mapped)
+    if huge:
+        arena.skip = (-arena.address) % HUGE_PAGE  # the 2 MiB-aligned start
+        _libc.madvise(arena.address, mapped, mmap.MADV_HUGEPAGE)
+    return arena
+
+
+def _arena_arrays(arena: _Arena, sizes: list[int], threads: int, populate: bool, recycle: bool) -> list[Any]:
+    """The arrays of `sizes` bytes, 64-byte-aligned slices of `arena` in
+    order, after populating its pages up to the huge page of the last byte
+    used (Arena::Populate). With recycle=True the arena goes to
+    _recycle_arena when the last of them dies."""
+    import weakref
+
     import numpy as np
 
     starts, total = [], 0
     for n in sizes:
         starts.append(total)
         total += (n + ARENA_ALIGN - 1) // ARENA_ALIGN * ARENA_ALIGN
-    huge = total >= HUGE_PAGE
-    mapped = (total + HUGE_PAGE - 1) // HUGE_PAGE * HUGE_PAGE if huge else max(total, 1)
-    m = mmap.mmap(-1, mapped + (HUGE_PAGE if huge else 0), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    whole = np.frombuffer(m, dtype=np.uint8)
-    base = whole.ctypes.data
-    skip = (-base) % HUGE_PAGE if huge else 0  # the 2 MiB-aligned start
-    if huge:
-        _libc.madvise(base + skip, mapped, mmap.MADV_HUGEPAGE)
+    whole = np.frombuffer(arena.m, dtype=np.uint8)  # the slices' base: its death is the last array's
+    base = whole.ctypes.data + arena.skip
     if populate:
-        pieces = list(range(0, mapped, POPULATE_PIECE))
+        length = min(arena.capacity, (total + HUGE_PAGE - 1) // HUGE_PAGE * HUGE_PAGE)
+        pieces = list(range(0, length, POPULATE_PIECE))
 
         def work(i: int) -> None:
             for lo in pieces[i::threads]:
-                _libc.madvise(base + skip + lo, min(POPULATE_PIECE, mapped - lo), MADV_POPULATE_WRITE)
+                _libc.madvise(base + lo, min(POPULATE_PIECE, length - lo), MADV_POPULATE_WRITE)
 
         _in_threads(work, min(threads, len(pieces)) or 1)
-    return [whole[skip + s : skip + s + n] for s, n in zip(starts, sizes)]
+    out = [whole[arena.skip + s : arena.skip + s + n] for s, n in zip(starts, sizes)]
+    if recycle:
+        weakref.finalize(whole, _recycle_arena, arena).atexit = False  # at exit the arrays may live on
+    return out
+
+
+def _arena_cache_bytes() -> int:
+    """csrc/arena.cc DefaultRetainBytes: BUNDLEFAST_ARENA_CACHE_BYTES, else
+    min(1 GiB, 1/8 of physical memory in whole pages)."""
+    env = os.environ.get("BUNDLEFAST_ARENA_CACHE_BYTES", "")
+    if env.isdigit():
+        return int(env)
+    page = os.sysconf("SC_PAGE_SIZE")
+    return min(1 << 30, os.sysconf("SC_PHYS_PAGES") // 8 * page)
+
+
+_RETAINED: list[_Arena] = []  # the one arena kept for reuse, as bundlefast keeps one
+
+
+def _take_arena(total: int) -> _Arena | None:
+    """The kept arena if it holds `total` bytes and needs no more than twice that (Arena::Take)."""
+    if _RETAINED and total <= _RETAINED[0].capacity <= 2 * total:
+        return _RETAINED.pop()
+    return None
+
+
+def _recycle_arena(arena: _Arena) -> None:
+    """Keep `arena` (its pages MADV_FREE, the one kept before unmapped) if
+    within the cap, else unmap it (Arena::Recycle)."""
+    if arena.capacity > _arena_cache_bytes():
+        arena.m.close()
+        return
+    _libc.madvise(arena.address, arena.capacity, MADV_FREE)
+    if _RETAINED:
+        _RETAINED.pop().m.close()
+    _RETAINED.append(arena)
 
 
 def _memcpy(wl: Workload, threads: int) -> Any:
-    """Copies every tensor's bytes out of the mapped data file into fresh
-    arrays allocated as bundlefast allocates the copies of a load
-    (allocate_like_bundlefast: one arena per load of 64 MiB or more), the
+    """Copies every tensor's bytes out of the mapped data file into arrays
+    allocated as bundlefast allocates the copies of a load
+    (allocate_like_bundlefast: one arena per load of 64 MiB or more, the one
+    a previous load freed when it fits), the
     bytes split evenly across `threads` threads (a tensor may be split
     between two threads, as bundlefast splits large tensors)."""
     import numpy as np
@@ -300,7 +373,7 @@ def _memcpy(wl: Workload, threads: int) -> Any:
     m = _map(wl.data)
     src = np.frombuffer(m, dtype=np.uint8)
     names = [row[0] for row in wl.layout]
-    out = dict(zip(names, allocate_like_bundlefast([row[4] for row in wl.layout], threads)))  # fresh memory
+    out = dict(zip(names, allocate_like_bundlefast([row[4] for row in wl.layout], threads)))  # as bundlefast's
     total = sum(row[4] for row in wl.layout)
 
     def work(i: int) -> None:
@@ -424,9 +497,9 @@ VARIANTS: dict[str, Variant] = {
                 check="one"),
         Variant("py.frombuffer.one", "baseline", "mmap + np.frombuffer one tensor", _py_frombuffer_one, _data_file, False,
                 check="one"),
-        Variant("roof.memcpy1", "baseline", "roofline: memcpy to fresh, 1 thr", lambda wl: _memcpy(wl, 1), _data_file,
+        Variant("roof.memcpy1", "baseline", "roofline: memcpy to arena, 1 thr", lambda wl: _memcpy(wl, 1), _data_file,
                 True, "1", check="raw"),
-        Variant("roof.memcpyN", "baseline", f"roofline: memcpy to fresh, {N} thr", lambda wl: _memcpy(wl, N),
+        Variant("roof.memcpyN", "baseline", f"roofline: memcpy to arena, {N} thr", lambda wl: _memcpy(wl, N),
                 _data_file, True, _N, check="raw"),
         Variant("roof.crc1", "baseline", "roofline: CRC32C (crc32c pkg), 1 thr", lambda wl: _crc(wl, 1), _data_file,
                 True, "1", check="crc"),

@@ -42,6 +42,16 @@ class ByteSource {
     (void)n;
     return nullptr;
   }
+  // The caller is done with [data, data + n), a range View returned: a mapping
+  // may take the pages that range alone covers out of the process (they stay
+  // in the page cache; a later read of them faults them back in, so views
+  // still alive over the same bytes stay valid). Without it, a long-lived
+  // reader's process keeps every page it ever viewed resident, and RSS-based
+  // memory managers (a Dask nanny) see a worker grow to the size of the file.
+  virtual void ReleaseView(const char* data, uint64_t n) const {
+    (void)data;
+    (void)n;
+  }
 };
 
 // How a reader opens the files of a checkpoint (index and data shards).

@@ -39,6 +39,10 @@ class MappedFile : public ByteSource {
     (void)n;
     return data_ + offset;
   }
+  // madvise(MADV_DONTNEED) of the whole pages inside [data, data + n): for a
+  // read-only shared mapping that only unmaps them from this process; the
+  // page cache keeps them and a later access refaults them.
+  void ReleaseView(const char* data, uint64_t n) const override;
   // Ranges of at least kMinPreadBytes are pread() straight into dst through
   // a descriptor of this same file (see read_fd_); smaller ones, and any the
   // descriptor cannot serve, are copied out of the mapping under

@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -72,6 +73,18 @@ Status MappedFile::Read(uint64_t offset, uint64_t n, char* dst) const {
     return ShrunkFileError(path_, "SIGBUS");
   }
   return Status::OK();
+}
+
+void MappedFile::ReleaseView(const char* data, uint64_t n) const {
+  if (!mapped_ || data < data_ || n == 0 || static_cast<uint64_t>(data - data_) > size_ - 1) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = static_cast<uint64_t>(data - data_);
+  const uint64_t end = start + std::min(n, size_ - start);
+  const uint64_t first = (start + page - 1) / page * page;  // whole pages only: a neighbour's
+  const uint64_t last = end / page * page;                  // view may share the edge pages
+  if (first >= last) return;
+  // Cannot fail on a valid range of our own mapping; nothing to do if it did.
+  (void)::madvise(const_cast<char*>(data_) + first, static_cast<size_t>(last - first), MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

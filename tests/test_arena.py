@@ -1,5 +1,6 @@
-"""Copies made by one read share one fresh arena (csrc/arena.h): every filled array is a
-writable, aligned slice of it, based on one owner that unmaps it when the last array dies.
+"""Copies made by one read share one arena (csrc/arena.h): every filled array is a writable,
+aligned slice of it, based on one owner that unmaps it when the last array dies (here, with
+reuse off; tests/test_arena_reuse.py tests the reuse).
 Reads under 64 MiB of copies allocate per array (numpy_arrays.h ArenaMinBytes): the tests
 here lower that bound to reach the arena with small bundles, and the last one restores it."""
 
@@ -14,7 +15,7 @@ import pytest
 import bundlefast
 from bundlefast import _core
 from bundle_builder import BundleBuilder
-from owned_memory import is_arena
+from owned_memory import is_arena, is_mapped
 
 ALIGN = 64  # Arena::kAlign
 
@@ -24,12 +25,15 @@ ARENA_MIN_BYTES = 64 << 20  # numpy_arrays.cc's default
 
 @pytest.fixture(autouse=True)
 def arena_for_small_reads():
-    """Every test here reads through an arena, small as its bundle is; the bound is restored after."""
+    """Every test here reads through an arena, small as its bundle is, and a freed arena is
+    unmapped, not kept for reuse (tests/test_arena_reuse.py); both bounds are restored after."""
     before = _core._testing.set_arena_min_bytes(0)
+    cache_before = _core._testing.set_arena_cache_bytes(0)
     try:
         yield
     finally:
         _core._testing.set_arena_min_bytes(before)
+        _core._testing.set_arena_cache_bytes(cache_before)
 
 
 @pytest.fixture
@@ -52,16 +56,6 @@ def bundle(tmp_path):
 
 def _address(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
-
-
-def _mapped(address: int) -> bool:
-    """Whether `address` lies in a mapping of this process (/proc/self/maps)."""
-    with open("/proc/self/maps") as f:
-        for line in f:
-            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            if lo <= address < hi:
-                return True
-    return False
 
 
 def _fixed(arrays: dict) -> dict:
@@ -130,7 +124,7 @@ def test_arrays_outlive_the_reader_and_each_other(bundle):
     del r
     owner = got["big"].base
     address = _address(got["big"])
-    assert _mapped(address)
+    assert is_mapped(address)
     big, w = got.pop("big"), got.pop("w")
     del got
     gc.collect()
@@ -139,12 +133,12 @@ def test_arrays_outlive_the_reader_and_each_other(bundle):
     del big
     gc.collect()
     np.testing.assert_array_equal(w, values["w"])
-    assert _mapped(address)  # w keeps the whole arena
+    assert is_mapped(address)  # w keeps the whole arena
     detached = w.copy()
     assert detached.base is None  # .copy() detaches from the arena
     del w, owner
     gc.collect()
-    assert not _mapped(address)  # the last array died: the arena is unmapped
+    assert not is_mapped(address)  # the last array died: the arena is unmapped
     np.testing.assert_array_equal(detached, values["w"])
 
 

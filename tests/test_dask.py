@@ -8,6 +8,7 @@ checked exactly against NumPy while the disk holds a few MiB.
 from __future__ import annotations
 
 import pickle
+import sys
 import time
 
 import dask  # not importorskip: CI installs the dask extra, and a skip would hide it
@@ -17,6 +18,7 @@ from distributed import Client, LocalCluster
 
 import bundlefast
 import bundlefast.dask
+from bundlefast._frameworks import MissingExtraError
 from bundle_builder import BundleBuilder
 from support_remote import expected_table_sums, pattern_row, peak_rss, reset_peak_rss, s3_server, write_pattern_table
 
@@ -71,8 +73,10 @@ def test_reductions_and_row_gather_on_two_worker_processes(client, table):
 
 @pytest.mark.parametrize("mmap", [False, True])
 def test_worker_peak_memory_stays_within_a_few_chunks(client, table, mmap):
-    """Owned chunks (pread) or views: a worker holds a few chunks at a time, not the
-    table. Measured as each worker's peak RSS (VmHWM) growth over 4 chunks per worker."""
+    """Owned chunks (pread) or views: a worker holds a chunk or two at a time, not all
+    it has read. Measured as each worker's peak RSS (VmHWM) growth over 4 chunks per
+    worker: a view's pages leave the worker when the chunk is dropped (Dask's nanny
+    pauses and restarts workers by RSS, file pages included)."""
     x = bundlefast.dask.from_bundle(table, "table", mmap=mmap)[: 8 * CHUNK_ROWS]
     base = client.run(reset_peak_rss)
     col_sums = x.sum(axis=0, dtype=np.int64).compute()
@@ -83,7 +87,11 @@ def test_worker_peak_memory_stays_within_a_few_chunks(client, table, mmap):
     growth = {w: peaks[w] - base[w] for w in peaks}
     print(f"mmap={mmap}: peak RSS growth per worker (MiB): {[round(g / 2**20) for g in growth.values()]}, "
           f"chunk {chunk_bytes >> 20} MiB, {x.nbytes >> 20} MiB read")
-    assert all(g < 4 * chunk_bytes for g in growth.values()), growth
+    # Views hold only the chunk being summed. Owned chunks also leave what the allocator
+    # keeps after a free (ASan's quarantine keeps 256 MiB): a looser bound, still under
+    # the 4 chunks each worker reads.
+    bound = 3 * chunk_bytes if mmap else 4 * chunk_bytes
+    assert all(g < bound for g in growth.values()), growth
 
 
 @_LOCAL_SCHEDULER_ON_PURPOSE
@@ -143,3 +151,12 @@ def test_variant_refused(tmp_path):
     b.write(tmp_path / "v")
     with pytest.raises(bundlefast.UnsupportedError, match="DT_VARIANT"):
         bundlefast.dask.from_bundle(tmp_path / "v", "v")
+
+
+def test_missing_dask_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "dask.array", None)  # what an uninstalled package looks like to import
+    b = BundleBuilder()
+    b.add("x", np.ones(3, np.float32))
+    b.write(tmp_path / "p")
+    with pytest.raises(MissingExtraError, match=r"bundlefast.dask needs the dask package: pip install 'bundlefast\[dask\]'"):
+        bundlefast.dask.from_bundle(tmp_path / "p", "x")

@@ -8,6 +8,7 @@ what was asked for. The S3 tests (real S3 API on loopback) are in test_remote_s3
 from __future__ import annotations
 
 import pickle
+import sys
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 import bundlefast
 from bundlefast import _sources
+from bundlefast._frameworks import MissingExtraError
 from bundlefast.errors import BundleError, BundleFileNotFoundError, BundleOSError, InvalidArgumentError
 from bundle_builder import BundleBuilder
 
@@ -232,17 +234,9 @@ def test_url_detection_and_options():
 
 
 def test_missing_backend_names_the_extra(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_fsspec(name, *args, **kwargs):
-        if name == "fsspec" or name.startswith("fsspec."):
-            raise ImportError("No module named 'fsspec'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_fsspec)
-    with pytest.raises(ImportError, match=r"bundlefast\[remote\]"):
+    monkeypatch.setitem(sys.modules, "fsspec", None)  # what an uninstalled package looks like to import
+    with pytest.raises(MissingExtraError, match=r"reading checkpoints from URLs needs the fsspec package: "
+                                                r"pip install 'bundlefast\[remote\]'"):
         bundlefast.open("s3://bucket/ckpt")
 
 

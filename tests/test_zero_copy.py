@@ -133,3 +133,55 @@ def test_views_add_no_anonymous_memory(tmp_path):
     copies = run("copy")  # the control: copy=True must show up as anonymous memory
     anon_copy = copies["after"]["RssAnon"] - copies["before"]["RssAnon"]
     assert anon_copy > size * 0.9
+
+
+
+def _resident_bytes_of(path) -> int:
+    """RSS of this process's mappings of the file ``path`` (/proc/self/smaps): only the
+    shard's pages, whatever else the process maps meanwhile (library code is file RSS too)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                inside = len(fields) >= 6 and fields[5] == str(path)
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1]) * 1024
+    return total
+
+
+def test_region_views_give_their_pages_back_when_they_die(tmp_path):
+    """A long-lived reader streaming regions (a Dask worker) keeps only the regions still
+    alive resident: a big region view's pages leave the process when its last array
+    dies, while overlapping views stay valid and small views share the shard's owner."""
+    rows, cols = 8192, 1024  # 32 MiB of float32, row r filled with r
+    table = np.repeat(np.arange(rows, dtype=np.float32)[:, None], cols, axis=1)
+    b = BundleBuilder()
+    b.add_raw_entry("t", encode_entry(DataType.FLOAT, table.shape, offset=0, size=table.nbytes), table.tobytes())
+    b.write(tmp_path / "big")
+    shard = tmp_path / "big.data-00000-of-00001"
+    region_bytes = 4096 * cols * 4  # 16 MiB
+    with bundlefast.open(tmp_path / "big") as reader:
+        lazy = reader.get_slice("t")
+        big = lazy[0:4096]
+        assert float(big.sum(dtype=np.float64)) == float(np.arange(4096).sum() * cols)  # touches every page
+        assert _resident_bytes_of(shard) >= region_bytes  # the control: reading it mapped it in
+
+        inner = lazy[1024:3072]  # 8 MiB inside `big`; its owner is its own
+        small = lazy[5:6]  # 4 KiB: shares the shard's owner, released with the mapping
+        assert isinstance(small.base, bundlefast._core.MappedFile)
+        assert not isinstance(big.base, bundlefast._core.MappedFile)
+        # What stays mapped after a release is what the kernel mapped around the views'
+        # ends (fault-around, large folios: up to 2 MiB on ext4): bound it by 4 MiB.
+        left = region_bytes // 4
+        del big
+        gc.collect()
+        assert _resident_bytes_of(shard) < left
+        np.testing.assert_array_equal(inner[:, 0], np.arange(1024, 3072, dtype=np.float32))  # refaulted
+        np.testing.assert_array_equal(small, table[5:6])
+        assert _resident_bytes_of(shard) >= 2048 * cols * 4
+        del inner
+        gc.collect()
+        assert _resident_bytes_of(shard) < left
+        again = lazy[0:4096]  # the same bytes, read again after release
+        np.testing.assert_array_equal(again[:, 7], np.arange(4096, dtype=np.float32))

@@ -47,6 +47,26 @@ py::object MappedFileObject(std::shared_ptr<const ByteSource> source) {
   return py::cast(MappedFileHandle{std::move(source)});
 }
 
+namespace {
+struct RegionView {
+  std::shared_ptr<const ByteSource> source;
+  const char* data;
+  uint64_t n;
+};
+}  // namespace
+
+py::object ReleasingViewOwner(std::shared_ptr<const ByteSource> source, const char* data, uint64_t n) {
+  auto view = std::make_unique<RegionView>(RegionView{std::move(source), data, n});
+  py::capsule owner(view.get(), "bundlefast.region_view", [](PyObject* capsule) {
+    auto* v = static_cast<RegionView*>(PyCapsule_GetPointer(capsule, "bundlefast.region_view"));
+    if (v == nullptr) return;
+    v->source->ReleaseView(v->data, v->n);  // under the GIL: a madvise, microseconds per MiB
+    delete v;
+  });
+  view.release();
+  return std::move(owner);
+}
+
 void RegisterFiles(py::module_& m) {
   py::class_<MappedFileHandle>(m, "MappedFile", py::buffer_protocol(),
                                "A read-only mapping of one data shard; the owner of zero-copy arrays.")

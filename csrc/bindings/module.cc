@@ -1,6 +1,7 @@
 // bundlefast bindings: the _core extension module. Registration only.
 #include <pybind11/pybind11.h>
 
+#include "arena.h"
 #include "crc32c_py.h"
 #include "dtypes_py.h"
 #include "errors.h"
@@ -21,4 +22,8 @@ PYBIND11_MODULE(_core, m) {
   bundlefast::bindings::RegisterReader(m);
   bundlefast::bindings::RegisterTesting(m);
   bundlefast::bindings::RegisterWriter(m);
+  m.def(
+      "release_memory", [] { return bundlefast::Arena::ReleaseRetained(); },
+      pybind11::call_guard<pybind11::gil_scoped_release>(),
+      "Frees the memory kept from freed arrays for reuse by the next load; returns its size in bytes.");
 }

@@ -93,9 +93,11 @@ void SetArenaMinBytes(uint64_t bytes) { arena_min_bytes.store(bytes, std::memory
 py::object ArenaOwner(std::unique_ptr<Arena> arena) {
   if (!arena) throw std::bad_alloc();  // pybind11 raises MemoryError, as np.empty would
   // The destructor runs when the last array based on the capsule dies, with
-  // the GIL held: munmap of populated pages is fast (no zeroing, no I/O).
-  py::capsule owner(arena.get(), kArenaName,
-                    [](PyObject* o) { delete static_cast<Arena*>(PyCapsule_GetPointer(o, kArenaName)); });
+  // the GIL held: the arena is kept for the next read (Arena::Recycle), or
+  // unmapped, which is fast for populated pages (no zeroing, no I/O).
+  py::capsule owner(arena.get(), kArenaName, [](PyObject* o) {
+    Arena::Recycle(std::unique_ptr<Arena>(static_cast<Arena*>(PyCapsule_GetPointer(o, kArenaName))));
+  });
   arena.release();
   return std::move(owner);
 }

@@ -31,9 +31,10 @@ pybind11::object MakeView(pybind11::handle descr, const std::vector<int64_t>& sh
 pybind11::object MakeEmpty(pybind11::handle descr, const std::vector<int64_t>& shape);
 
 // The owner of `arena` as a Python object (a capsule named "bundlefast.arena"):
-// the base of every array made over it by MakeInArena. The arena is freed
-// when the last of them dies, so one surviving array keeps the whole arena
-// alive (`array.copy()` detaches one). Throws MemoryError if `arena` is null.
+// the base of every array made over it by MakeInArena. The arena is recycled
+// (kept for the next read, or freed: Arena::Recycle) when the last of them
+// dies, so one surviving array keeps the whole arena alive (`array.copy()`
+// detaches one). Throws MemoryError if `arena` is null.
 pybind11::object ArenaOwner(std::unique_ptr<Arena> arena);
 
 // Reads whose copies total fewer bytes than this allocate each array on its

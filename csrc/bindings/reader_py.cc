@@ -147,7 +147,8 @@ class PyReader {
       for (int64_t d : *out_shape) ok = ok && d >= 0 && CheckedMul(n, static_cast<uint64_t>(d), &n);
       if (!ok) ThrowIfError(Status::InvalidArgument("shape must hold at most 254 non-negative dimensions"));
     }
-    return Read(std::vector<ReadRequest>{request}, verify, copy, out_shape ? &*out_shape : nullptr)[0];
+    return Read(std::vector<ReadRequest>{request}, verify, copy, out_shape ? &*out_shape : nullptr,
+                /*release_views=*/true)[0];
   }
 
   // (shard, offset, size) per byte range that load(names) -- or, with start
@@ -218,8 +219,8 @@ class PyReader {
   }
 
   // When a read fills several results of ArenaMinBytes() or more in all, they
-  // share one fresh Arena (arena.h says why), each at an aligned offset in
-  // result order: its owner, or None.
+  // share one Arena (fresh, or one a past read freed: arena.h says why), each
+  // at an aligned offset in result order: its owner, or None.
   static py::object FillArena(const ReadPlan& plan) {
     uint64_t bytes = 0;
     size_t filled = 0;
@@ -232,15 +233,18 @@ class PyReader {
     std::unique_ptr<Arena> arena;
     {
       py::gil_scoped_release nogil;  // mmap and munmap of the slack
-      arena = Arena::Allocate(bytes);
+      arena = Arena::Take(bytes);
     }
     return ArenaOwner(std::move(arena));
   }
 
   // Reads `requests` (whole entries, or ReadRequests): one array per result.
+  // Region reads (release_views) give each big view its own owner, which
+  // hands its pages back when it dies (ReleasingViewOwner); other views share
+  // their shard's owner.
   template <typename Requests>
   std::vector<py::object> Read(const Requests& requests, bool verify, bool copy,
-                               const std::vector<int64_t>* out_shape = nullptr) {
+                               const std::vector<int64_t>* out_shape = nullptr, bool release_views = false) {
     std::unique_ptr<ReadPlan> plan;
     {
       py::gil_scoped_release nogil;
@@ -272,7 +276,13 @@ class PyReader {
                                           ", which has no NumPy equivalent here (is ml_dtypes installed and recent?)"));
       }
       if (plan->view(k)) {
-        arrays[k] = MakeView(descr, shape, plan->view(k), Owner(plan->view_source(k)));
+        const uint64_t bytes = plan->ResultBytes(k);
+        if (release_views && bytes >= kReleaseViewMinBytes) {
+          arrays[k] = MakeView(descr, shape, plan->view(k),
+                               ReleasingViewOwner(plan->view_source(k), plan->view(k), bytes));
+        } else {
+          arrays[k] = MakeView(descr, shape, plan->view(k), Owner(plan->view_source(k)));
+        }
       } else if (!arena.is_none()) {
         dst[k] = OwnedArena(arena).data() + arena_used;
         arena_used += Arena::Aligned(plan->ResultBytes(k));

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "arena.h"
 #include "block.h"
 #include "bundle_entry.h"
 #include "coding.h"
@@ -52,6 +53,15 @@ void RegisterTesting(py::module_& m) {
         return before;
       },
       py::arg("bytes"), "Sets the smallest read whose copies share an arena; returns the previous value.");
+  t.def("set_arena_cache_bytes", &Arena::SetRetainBytes, py::arg("bytes"),
+        "Sets the most bytes a freed arena kept for reuse may have (0: none is kept); returns the previous value.");
+  t.def(
+      "retained_arena",
+      [] {
+        const auto [data, capacity] = Arena::Retained();
+        return data ? py::object(py::make_tuple(reinterpret_cast<uintptr_t>(data), capacity)) : py::object(py::none());
+      },
+      "(address, capacity in bytes) of the freed arena kept for reuse, or None.");
   t.def(
       "get_varint64",
       [](const py::bytes& data) {

@@ -112,6 +112,7 @@ __all__ = [
     "masked_crc32c",
     "meta",
     "open",
+    "release_memory",
     "resolve_prefix",
     "restore",
     "save",
@@ -168,8 +169,9 @@ def load(
             From 64 MiB of copies in one call, they share one block of fresh memory
             (allocated and faulted in at once: faster than an allocation per tensor
             at that size; smaller loads reuse what the allocator holds); it is
-            freed when the last of them dies, so keeping one tensor keeps the whole
-            block; ``array.copy()`` gives a tensor memory of its own.
+            released when the last of them dies, so keeping one tensor keeps the whole
+            block; ``array.copy()`` gives a tensor memory of its own. A released
+            block is kept for the next load it fits (see :func:`release_memory`).
         mmap: as for :func:`open`; with ``mmap=False`` every array is owned (read-only
             unless ``copy=True``).
         storage_options: as for :func:`open`. From a URL, the byte ranges of the
@@ -194,6 +196,27 @@ def load(
     """
     with Reader(prefix, mmap=mmap, storage_options=storage_options) as reader:
         return reader.load(names, verify=verify, copy=copy)
+
+
+def release_memory() -> int:
+    """Free the block of memory bundlefast keeps for reuse; return its size in bytes.
+
+    When the last array of a ``copy=True`` load of 64 MiB or more dies, its block
+    is not given back to the system but kept (one block at most) for the next load
+    it fits, which then skips the kernel's zeroing and mapping of fresh pages: as
+    TensorFlow's and glibc's allocators keep freed memory. So a process may hold
+    up to the bound after every array died; the kernel may take the pages back
+    under memory pressure (``MADV_FREE``). The bound is ``min(1 GiB, 1/8 of
+    physical memory)``, or the environment variable
+    ``BUNDLEFAST_ARENA_CACHE_BYTES`` (bytes, read at the first load; ``0`` keeps
+    nothing).
+
+    Example:
+        >>> del tensors
+        >>> bundlefast.release_memory()
+        442499072
+    """
+    return _core.release_memory()
 
 
 def load_friendly(

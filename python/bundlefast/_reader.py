@@ -148,6 +148,9 @@ class Reader(Mapping[str, "np.ndarray"]):
         ``reader.get_slice(name)[10:20]`` reads rows 10..19 and nothing else: a contiguous
         region of an ordinary tensor is a zero-copy view; other regions copy just what they
         need; a partitioned tensor touches only the stored slices that intersect the region.
+        A region view of 64 KiB or more gives its pages back to the kernel when its last
+        array dies (they stay in the page cache), so streaming a big tensor through one
+        reader keeps only the regions still alive resident.
         """
         return LazyTensor(self, self.info(name), verify=verify, copy=copy)
 
@@ -177,7 +180,8 @@ class Reader(Mapping[str, "np.ndarray"]):
     ) -> np.ndarray:
         """The box ``[start[d], stop[d])`` of tensor ``name``, as an array of shape
         ``stop - start`` (or ``shape``, any shape with as many elements). Reads only the
-        bytes needed; a contiguous region of one stored part is a view unless ``copy``.
+        bytes needed; a contiguous region of one stored part is a view unless ``copy``
+        (from 64 KiB up, one that releases its pages when it dies: see :meth:`get_slice`).
 
         Raises:
             InvalidArgumentError: the box does not lie inside the tensor's shape.

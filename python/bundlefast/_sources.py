@@ -59,12 +59,9 @@ def is_url(location: object) -> bool:
 
 
 def _import_fsspec() -> Any:
-    try:
-        import fsspec
-    except ImportError as err:
-        msg = "reading checkpoints from URLs needs fsspec: pip install 'bundlefast[remote]'"
-        raise ImportError(msg) from err
-    return fsspec
+    from ._frameworks import require
+
+    return require("fsspec", "remote", "reading checkpoints from URLs")
 
 
 def url_filesystem(url: str, storage_options: dict[str, Any] | None) -> tuple[Any, str, str]:

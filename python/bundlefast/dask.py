@@ -28,12 +28,9 @@ __all__ = ["from_bundle", "load"]
 
 
 def _dask_array() -> Any:
-    try:
-        import dask.array
-    except ImportError as err:
-        msg = "bundlefast.dask needs dask: pip install 'bundlefast[dask]'"
-        raise ImportError(msg) from err
-    return dask.array
+    from ._frameworks import require
+
+    return require("dask.array", "dask", "bundlefast.dask")
 
 
 def from_bundle(
@@ -55,7 +52,8 @@ def from_bundle(
             ``array.chunk-size``, 128 MiB by default).
         storage_options: for URLs, passed to fsspec on every worker.
         mmap: each worker maps local shards and a chunk is a zero-copy view of the
-            mapping (page cache, not worker heap). ``mmap=False`` reads each chunk with
+            mapping (page cache, not worker heap), whose pages leave the worker's RSS
+            when the chunk is dropped. ``mmap=False`` reads each chunk with
             ``pread`` into owned memory: for network filesystems, where page faults are
             slow. URLs are always read into owned memory.
         verify: check the CRC32C of each stored piece a chunk reads (for an ordinary
