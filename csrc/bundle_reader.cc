@@ -38,9 +38,15 @@ bool HostIsLittleEndian() {
 // Builds the reader's tables while the SSTable is walked.
 class EntryCollector : public BlockVisitor {
  public:
-  EntryCollector(const std::string& index_path, BundleHeader* header, std::vector<std::string>* keys,
-                 std::vector<BundleEntry>* entries, std::unordered_map<size_t, Status>* errors)
-      : index_path_(index_path), header_(header), keys_(keys), entries_(entries), errors_(errors) {}
+  EntryCollector(const std::string& index_path, BundleHeader* header, std::vector<std::string_view>* keys,
+                 std::vector<std::unique_ptr<char[]>>* key_bytes, std::vector<BundleEntry>* entries,
+                 std::unordered_map<size_t, Status>* errors)
+      : index_path_(index_path),
+        header_(header),
+        keys_(keys),
+        key_bytes_(key_bytes),
+        entries_(entries),
+        errors_(errors) {}
 
   Status Visit(std::string_view key, std::string_view value) override {
     if (!seen_header_) {
@@ -58,7 +64,7 @@ class EntryCollector : public BlockVisitor {
       }
       return DecodeBundleHeader(value, index_path_, header_);
     }
-    keys_->emplace_back(key);
+    keys_->push_back(CopyKey(key));
     entries_->emplace_back();
     Status s = DecodeBundleEntry(value, header_->num_shards, &entries_->back());
     if (!s.ok()) {
@@ -71,7 +77,27 @@ class EntryCollector : public BlockVisitor {
  private:
   const std::string& index_path_;
   BundleHeader* header_;
-  std::vector<std::string>* keys_;
+  // A copy of `key` at the end of the last chunk of key_bytes_ (a new chunk
+  // if it does not fit; a key longer than a chunk gets its own).
+  std::string_view CopyKey(std::string_view key) {
+    constexpr size_t kChunk = 64 << 10;
+    if (key.size() > chunk_left_) {
+      const size_t n = std::max(kChunk, key.size());
+      key_bytes_->emplace_back(new char[n]);
+      chunk_at_ = key_bytes_->back().get();
+      chunk_left_ = n;
+    }
+    if (!key.empty()) std::memcpy(chunk_at_, key.data(), key.size());
+    const std::string_view copy(chunk_at_, key.size());
+    chunk_at_ += key.size();
+    chunk_left_ -= key.size();
+    return copy;
+  }
+
+  std::vector<std::string_view>* keys_;
+  std::vector<std::unique_ptr<char[]>>* key_bytes_;
+  char* chunk_at_ = nullptr;
+  size_t chunk_left_ = 0;
   std::vector<BundleEntry>* entries_;
   std::unordered_map<size_t, Status>* errors_;
   bool seen_header_ = false;
@@ -96,7 +122,8 @@ Status BundleReader::Open(const std::string& prefix, const SourceOpener& open,
   const size_t guess = std::min<size_t>(index.size() / 24, size_t{1} << 18);
   r->keys_.reserve(guess);
   r->entries_.reserve(guess);
-  EntryCollector collector(r->index_path_, &r->header_, &r->keys_, &r->entries_, &r->entry_errors_);
+  EntryCollector collector(r->index_path_, &r->header_, &r->keys_, &r->key_bytes_, &r->entries_,
+                           &r->entry_errors_);
   BF_RETURN_IF_ERROR(ForEachTableEntry(index, r->index_path_, &collector));
   if (!collector.seen_header()) {
     return Status::Corruption(r->index_path_ + ": the table is empty: no header entry");
@@ -163,7 +190,7 @@ void BundleReader::FindSliceEntries() {
     std::string prefix;
     OrderedCodeWriteNumIncreasing(&prefix, 0);
     OrderedCodeWriteString(&prefix, keys_[i]);
-    auto it = std::lower_bound(keys_.begin(), keys_.end(), prefix);
+    auto it = std::lower_bound(keys_.begin(), keys_.end(), std::string_view(prefix));
     if (it == keys_.end() || it->compare(0, prefix.size(), prefix) != 0) continue;  // no slice entries
     std::unordered_map<std::string, size_t> slice_of_suffix;  // key after the prefix -> first j
     const size_t empty_name = EncodeTensorNameSlice("", TensorSlice()).size() - 1;  // OC_uint(0) ‖ OC_str("")
@@ -171,7 +198,7 @@ void BundleReader::FindSliceEntries() {
       slice_of_suffix.emplace(EncodeTensorNameSlice("", slices[j]).substr(empty_name), j);
     }
     for (; it != keys_.end() && it->compare(0, prefix.size(), prefix) == 0; ++it) {
-      const auto found = slice_of_suffix.find(it->substr(prefix.size()));
+      const auto found = slice_of_suffix.find(std::string(it->substr(prefix.size())));
       const auto k = static_cast<size_t>(it - keys_.begin());
       if (found == slice_of_suffix.end() || k == i) continue;  // a key no listed slice makes
       hidden_[k] = true;
@@ -194,8 +221,7 @@ Status BundleReader::entry(size_t i, const BundleEntry** out) const {
 }
 
 int64_t BundleReader::Find(std::string_view key) const {
-  const auto it = std::lower_bound(keys_.begin(), keys_.end(), key,
-                                   [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
+  const auto it = std::lower_bound(keys_.begin(), keys_.end(), key);
   if (it == keys_.end() || *it != key) return -1;
   return it - keys_.begin();
 }

@@ -51,7 +51,7 @@ class BundleReader {
 
   // Entries in key order, the header excluded, slice entries included.
   size_t size() const { return keys_.size(); }
-  const std::string& key(size_t i) const { return keys_[i]; }
+  std::string_view key(size_t i) const { return keys_[i]; }
   // The decoded entry, or the error decoding or checking it gave (see Open).
   Status entry(size_t i, const BundleEntry** out) const;
   // The position of `key` among all entries (slice entries too), or -1.
@@ -178,7 +178,10 @@ class BundleReader {
   SourceOpener open_;
   BundleHeader header_;
   bool needs_byte_swap_ = false;
-  std::vector<std::string> keys_;
+  // Keys point into key_bytes_: chunks filled one after another, so 50,000
+  // keys are a few dozen allocations, not one heap string each.
+  std::vector<std::string_view> keys_;
+  std::vector<std::unique_ptr<char[]>> key_bytes_;
   std::vector<BundleEntry> entries_;
   std::unordered_map<size_t, Status> entry_errors_;  // rare: only damaged entries
   std::vector<size_t> visible_;

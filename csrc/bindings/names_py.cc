@@ -8,7 +8,7 @@ namespace py = pybind11;
 namespace bundlefast {
 namespace bindings {
 
-py::object KeyToStr(const std::string& key) {
+py::object KeyToStr(std::string_view key) {
   // Nearly every key is ASCII: then the str is a copy of the bytes, made
   // without the decoder (keys are built once per reader, ~50k of them).
   unsigned char bits = 0;

@@ -5,13 +5,14 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <string_view>
 
 namespace bundlefast {
 namespace bindings {
 
 // A key as str: UTF-8, with surrogateescape for bytes that are not UTF-8, so
 // every key round-trips through NameToKey.
-pybind11::object KeyToStr(const std::string& key);
+pybind11::object KeyToStr(std::string_view key);
 
 // A name (str, or bytes taken as they are) as the key's bytes. TypeError for
 // anything else.
