@@ -51,7 +51,7 @@ class BundleReader {
 
   // Entries in key order, the header excluded, slice entries included.
   size_t size() const { return keys_.size(); }
-  std::string_view key(size_t i) const { return keys_[i]; }
+  std::string_view key(size_t i) const { return keys_[i]; }  // valid while the reader lives
   // The decoded entry, or the error decoding or checking it gave (see Open).
   Status entry(size_t i, const BundleEntry** out) const;
   // The position of `key` among all entries (slice entries too), or -1.
@@ -115,8 +115,8 @@ class BundleReader {
     Status Locate(size_t i, const BundleEntry& entry, Payload* out);
     // Locate without a Payload (no reference to the source taken): checks
     // entry i the same way and sets *view (null if the source cannot View);
-    // source() is then its shard's source, until the next call. The payload
-    // is the entry's [offset, offset + size).
+    // source() is then its shard's source, until the next call (REQUIRES:
+    // that Check succeeded). The payload is the entry's [offset, offset + size).
     Status Check(size_t i, const BundleEntry& entry, const char** view);
     const std::shared_ptr<const ByteSource>& source() const { return shard_->source; }
 
