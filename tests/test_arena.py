@@ -107,14 +107,23 @@ def test_a_read_without_copy_that_fills_is_read_only(bundle):
         np.testing.assert_array_equal(a, values[name])
 
 
-def test_one_tensor_keeps_numpy_allocation(bundle):
-    """A single result gains nothing from an arena: it is an ordinary owned array."""
+def test_one_tensor_takes_an_arena_only_from_the_bound(bundle):
+    """A single result below ArenaMinBytes is an ordinary owned array (glibc's heap
+    serves it again); from the bound up it fills an arena, which the next big read
+    reuses instead of faulting in fresh memory (NumPy maps and unmaps such blocks)."""
     prefix, values = bundle
+    big_bytes = values["big"].nbytes
+    _core._testing.set_arena_min_bytes(big_bytes + 1)
     with bundlefast.open(prefix) as r:
         a = r.get_array("big", copy=True)
         one = bundlefast.load(prefix, names=["w"], copy=True)["w"]
     assert a.flags.owndata and a.base is None and one.flags.owndata
     np.testing.assert_array_equal(a, values["big"])
+    _core._testing.set_arena_min_bytes(big_bytes)
+    with bundlefast.open(prefix) as r:
+        b = r.get_array("big", copy=True)
+    assert is_arena(b.base) and b.flags.writeable and not b.flags.owndata
+    np.testing.assert_array_equal(b, values["big"])
 
 
 def test_arrays_outlive_the_reader_and_each_other(bundle):

@@ -26,8 +26,8 @@ pybind11::object MakeView(pybind11::handle descr, const std::vector<int64_t>& sh
                           pybind11::handle owner);
 
 // A new, owned, writeable, C-contiguous array (NumPy's allocator, so aligned),
-// its pages prefaulted from 1 MiB up. For a read's only filled result; when a
-// read fills several, they share an arena instead (ArenaOwner, MakeInArena).
+// its pages prefaulted from 1 MiB up. For reads that fill fewer than
+// ArenaMinBytes(); bigger ones fill an arena instead (ArenaOwner, MakeInArena).
 pybind11::object MakeEmpty(pybind11::handle descr, const std::vector<int64_t>& shape);
 
 // The owner of `arena` as a Python object (a capsule named "bundlefast.arena"):

@@ -218,9 +218,12 @@ class PyReader {
     return h;
   }
 
-  // When a read fills several results of ArenaMinBytes() or more in all, they
-  // share one Arena (fresh, or one a past read freed: arena.h says why), each
-  // at an aligned offset in result order: its owner, or None.
+  // When a read fills results of ArenaMinBytes() or more in all, they share
+  // one Arena (fresh, or one a past read freed: arena.h says why), each at an
+  // aligned offset in result order: its owner, or None. One big result takes
+  // an arena too: NumPy's allocator maps and unmaps blocks past glibc's 32 MiB
+  // ceiling on every call, so a stream of big reads (Dask chunks read with
+  // pread) would fault in fresh memory for each one.
   static py::object FillArena(const ReadPlan& plan) {
     uint64_t bytes = 0;
     size_t filled = 0;
@@ -229,7 +232,7 @@ class PyReader {
       bytes += Arena::Aligned(plan.ResultBytes(k));  // bytes the files hold: no overflow
       ++filled;
     }
-    if (filled < 2 || bytes == 0 || bytes < ArenaMinBytes()) return py::none();
+    if (filled == 0 || bytes == 0 || bytes < ArenaMinBytes()) return py::none();
     std::unique_ptr<Arena> arena;
     {
       py::gil_scoped_release nogil;  // mmap and munmap of the slack
