@@ -174,8 +174,12 @@ def measure_first_load(
     if with_tf:
         runs["tensorflow"] = []
     threads = {"bundlefast 1 thr": "1", f"bundlefast {os.cpu_count()} thr": str(os.cpu_count())}
-    for _ in range(repeat):
-        for key in runs:
+    keys = list(runs)
+    for round_ in range(repeat):
+        # Rotate who goes first: a process's first touch of fresh memory is slow when the
+        # pages it gets were handed back to the hypervisor (free page reporting, about
+        # 2 s after a free), so a fixed order would give each variant its own conditions.
+        for key in keys[round_ % len(keys) :] + keys[: round_ % len(keys)]:
             lib = "tensorflow" if key == "tensorflow" else "bundlefast"
             child_env = {**env, "TF_CPP_MIN_LOG_LEVEL": "3", "BUNDLEFAST_NUM_THREADS": threads.get(key, "1")}
             proc = subprocess.run(

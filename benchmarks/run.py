@@ -517,10 +517,11 @@ def table(results: dict) -> str:
         v = first_load["variants"]
         tf = v.get("tensorflow", {}).get("median_s")
         lines.append(
-            f"first load(verify,copy) of {first_load['workload']} in a new process, imports excluded (median of "
-            f"{first_load['repeat']}): "
+            f"first load(verify,copy) of {first_load['workload']} in a new process, imports excluded (median "
+            f"[min-max] of {first_load['repeat']}, order rotated): "
             + ", ".join(
-                f"{k} {x['median_s'] * 1e3:.0f} ms" + (f" ({tf / x['median_s']:.2f}x TF)" if tf and k != "tensorflow" else "")
+                f"{k} {x['median_s'] * 1e3:.0f} ms [{min(x['runs']) * 1e3:.0f}-{max(x['runs']) * 1e3:.0f}]"
+                + (f" ({tf / x['median_s']:.2f}x TF)" if tf and k != "tensorflow" else "")
                 for k, x in v.items()
             )
         )

@@ -16,7 +16,7 @@ from tf_oracle import case_prefix
 import bundlefast
 import bundlefast.meta
 from bundlefast import RestoreError
-from bundlefast._restore import MAX_THREADS
+from bundlefast._restore import copy_threads
 from bundlefast.errors import ChecksumError, InvalidArgumentError
 
 KERAS = case_prefix("keras_restore")
@@ -194,8 +194,35 @@ def test_copies_run_on_several_threads(monkeypatch):
     with bundlefast.open(KERAS) as reader:
         keys = [k for k in reader if k != "_CHECKPOINTABLE_OBJECT_GRAPH"]
     bundlefast.restore(KERAS, _zeros_like_checkpoint(KERAS, keys))
-    assert len(threads) >= (2 if MAX_THREADS > 1 else 1)
-    assert threading.get_ident() not in threads or MAX_THREADS == 1
+    n = copy_threads()
+    assert len(threads) >= (2 if n > 1 else 1)
+    assert threading.get_ident() not in threads or n == 1
+
+
+@pytest.mark.parametrize("setting", ["1", "2"])
+def test_copy_threads_follow_bundlefast_num_threads(monkeypatch, setting):
+    """One knob for every threaded path: BUNDLEFAST_NUM_THREADS sets restore's copy
+    threads as it sets load's, so a 1-thread benchmark of restore is really one thread."""
+    import bundlefast._restore as restore_module
+
+    monkeypatch.setenv("BUNDLEFAST_NUM_THREADS", setting)
+    assert copy_threads() == int(setting)
+    threads = set()
+    real = restore_module._read_into
+
+    def spy(reader, name, dst, verify):
+        threads.add(threading.get_ident())
+        time.sleep(0.02)
+        real(reader, name, dst, verify)
+
+    monkeypatch.setattr(restore_module, "_read_into", spy)
+    with bundlefast.open(KERAS) as reader:
+        keys = [k for k in reader if k != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    bundlefast.restore(KERAS, _zeros_like_checkpoint(KERAS, keys))
+    if setting == "1":
+        assert threads == {threading.get_ident()}
+    else:
+        assert len(threads) == 2 and threading.get_ident() not in threads
 
 
 def test_keras3_model_path_names_the_optimizer_saved_kernel():

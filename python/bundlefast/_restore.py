@@ -34,8 +34,16 @@ Transform = Callable[[str, "np.ndarray"], Any]
 
 #: lines of each group a report prints before "... and N more"
 REPORT_LINES = 20
-#: copies run on this many threads (each copy releases the GIL)
-MAX_THREADS = min(8, os.cpu_count() or 1)
+#: never more copy threads than this, whatever the core's count says
+MAX_THREADS = 8
+
+
+def copy_threads() -> int:
+    """Threads restore copies on (each copy releases the GIL): the core's count, one per
+    CPU unless ``BUNDLEFAST_NUM_THREADS`` sets it, as for ``load``; at most MAX_THREADS."""
+    from . import _core
+
+    return max(1, min(MAX_THREADS, _core.default_threads()))
 
 
 class RestoreError(InvalidArgumentError):
@@ -416,10 +424,11 @@ def _write_batch(reader: Reader, jobs: list[_Job], verify: bool) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     jobs = sorted(jobs, key=lambda j: j.dst.nbytes, reverse=True)  # big copies start first
-    if len(jobs) < 2 or MAX_THREADS < 2:
+    threads = copy_threads()
+    if len(jobs) < 2 or threads < 2:
         for job in jobs:
             _write_one(reader, job, verify)
         return
-    with ThreadPoolExecutor(max_workers=MAX_THREADS, thread_name_prefix="bundlefast-restore") as pool:
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bundlefast-restore") as pool:
         for future in [pool.submit(_write_one, reader, job, verify) for job in jobs]:
             future.result()
