@@ -223,10 +223,12 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"{variant} failed:\n{proc.stderr}")
         results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
 
+    variants = _variants(n)
+    memcpy_at = {threads: results[v]["seconds"] for v, (make, _, threads) in variants.items() if make is _memcpy}
+
     def baseline(variant: str) -> float:
         """The memcpy row of the variant's thread count (1 thread for the single-call loaders)."""
-        threads = _variants(n)[variant][2] or 1
-        return results["memcpy, 1 thread" if threads == 1 else f"memcpy, {threads} threads"]["seconds"]
+        return memcpy_at[variants[variant][2] or 1]
 
     print(f"{meta['description']}: {len(meta['layout'])} tensors, {target_bytes / MIB:.1f} MiB, page cache warm")
     print(f"{'variant':32s} {'time':>10s} {'GB/s':>7s} {'vs memcpy':>10s} {'peak anon':>10s} {'- targets':>10s}")

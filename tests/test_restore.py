@@ -179,7 +179,8 @@ def test_verify_catches_a_flipped_byte(tmp_path):
         bundlefast.restore(prefix, dst, verify=True)
 
 
-def test_copies_run_on_several_threads(monkeypatch):
+def _threads_that_copied(monkeypatch) -> set[int]:
+    """Restore every tensor of KERAS; the idents of the threads that copied them."""
     import bundlefast._restore as restore_module
 
     threads = set()
@@ -194,6 +195,11 @@ def test_copies_run_on_several_threads(monkeypatch):
     with bundlefast.open(KERAS) as reader:
         keys = [k for k in reader if k != "_CHECKPOINTABLE_OBJECT_GRAPH"]
     bundlefast.restore(KERAS, _zeros_like_checkpoint(KERAS, keys))
+    return threads
+
+
+def test_copies_run_on_several_threads(monkeypatch):
+    threads = _threads_that_copied(monkeypatch)
     n = copy_threads()
     assert len(threads) >= (2 if n > 1 else 1)
     assert threading.get_ident() not in threads or n == 1
@@ -203,22 +209,9 @@ def test_copies_run_on_several_threads(monkeypatch):
 def test_copy_threads_follow_bundlefast_num_threads(monkeypatch, setting):
     """One knob for every threaded path: BUNDLEFAST_NUM_THREADS sets restore's copy
     threads as it sets load's, so a 1-thread benchmark of restore is really one thread."""
-    import bundlefast._restore as restore_module
-
     monkeypatch.setenv("BUNDLEFAST_NUM_THREADS", setting)
     assert copy_threads() == int(setting)
-    threads = set()
-    real = restore_module._read_into
-
-    def spy(reader, name, dst, verify):
-        threads.add(threading.get_ident())
-        time.sleep(0.02)
-        real(reader, name, dst, verify)
-
-    monkeypatch.setattr(restore_module, "_read_into", spy)
-    with bundlefast.open(KERAS) as reader:
-        keys = [k for k in reader if k != "_CHECKPOINTABLE_OBJECT_GRAPH"]
-    bundlefast.restore(KERAS, _zeros_like_checkpoint(KERAS, keys))
+    threads = _threads_that_copied(monkeypatch)
     if setting == "1":
         assert threads == {threading.get_ident()}
     else:
